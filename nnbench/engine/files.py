@@ -1,0 +1,247 @@
+"""Network and experiment files: a plain ``.npz`` (a zip of ``.npy`` arrays), never pickle.
+
+Layout, readable by ``np.load(path)`` alone::
+
+    nnbench.json        0-d unicode array: format, version, network spec, training settings,
+                        counters, RNG state, dataset source and anything extra (JSON)
+    layer0.W, layer0.b  the weights, one array per parameter (W is inputs x neurons)
+    opt.<param>.<m|v>   optimizer state, so training continues exactly
+    history.<column>    per-epoch metrics
+
+Saving writes a temporary file beside the target and renames it over the target only once it
+is complete and flushed, so a crash mid-save leaves the previous file as it was.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnbench.engine.network import Network
+from nnbench.engine.spec import NetworkSpec
+from nnbench.engine.training import HISTORY_KEYS, History, TrainConfig, Trainer
+from nnbench.errors import FileFormatError, NnbenchError
+
+FORMAT = "nnbench"
+VERSION = 1
+META = "nnbench.json"
+MAX_FILE_BYTES = 2 << 30  # refuse anything larger before reading it
+MAX_MEMBERS = 4096
+_MEMBER = re.compile(r"^[A-Za-z0-9_.]{1,200}\.npy$")
+
+
+@dataclass
+class Saved:
+    """What a file holds, checked: build a network with :meth:`network`."""
+
+    spec: NetworkSpec
+    weights: dict[str, np.ndarray]
+    config: TrainConfig | None = None
+    optimizer_state: dict[str, np.ndarray] = field(default_factory=dict)
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    epoch: int = 0
+    step: int = 0
+    rng_state: dict[str, Any] | None = None
+    dataset: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def network(self) -> Network:
+        net = Network(self.spec)
+        net.set_weights(self.weights)
+        return net
+
+    def restore(self, trainer: Trainer) -> None:
+        """Continue training where the file stopped: optimizer state, counters, history, RNG."""
+        trainer.optimizer.load_state(self.optimizer_state)
+        trainer.epoch, trainer.step_count = self.epoch, self.step
+        if self.history:
+            trainer.history = History.from_dict(self.history)
+        if self.rng_state is not None:
+            try:
+                trainer.rng.bit_generator.state = self.rng_state
+            except (TypeError, ValueError, KeyError):
+                pass  # a foreign RNG state only costs bit-exact shuffles, not the weights
+
+
+def save(
+    path: str | os.PathLike,
+    net: Network,
+    trainer: Trainer | None = None,
+    *,
+    dataset: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``net`` (and, with ``trainer``, everything to continue training) atomically."""
+    path = Path(path)
+    meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "network": net.spec.to_dict()}
+    arrays: dict[str, np.ndarray] = dict(net.weights())
+    if trainer is not None:
+        meta["training"] = trainer.config.to_dict()
+        meta["epoch"] = trainer.epoch
+        meta["step"] = trainer.step_count
+        meta["rng"] = trainer.rng.bit_generator.state
+        arrays.update({f"opt.{k}": np.array(v) for k, v in trainer.optimizer.state().items()})
+        arrays.update({f"history.{k}": v for k, v in trainer.history.to_dict().items()})
+    if dataset is not None:
+        meta["dataset"] = dataset
+    if extra:
+        meta["extra"] = extra
+    arrays[META.removesuffix(".npy")] = np.array(json.dumps(meta))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_atomic(path, buf.getbuffer())
+    return path
+
+
+def write_atomic(path: Path, data: bytes | memoryview) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
+    except OSError as e:
+        raise NnbenchError(f"cannot write in {folder}: {e.strerror or e}") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise NnbenchError(f"could not save {path.name}: {e.strerror or e}; nothing was overwritten") from e
+    try:  # make the rename itself durable; not possible on every platform
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def load(path: str | os.PathLike) -> Saved:
+    """Read and check a file; raises FileFormatError with a clear message for anything bad."""
+    path = Path(path)
+    name = path.name
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise FileFormatError(f"cannot open {name}: {e.strerror or e}") from e
+    if size > MAX_FILE_BYTES:
+        raise FileFormatError(f"{name} is {size / 2**30:.1f} GiB: too large for an nnbench file")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise FileFormatError(f"cannot read {name}: {e.strerror or e}") from e
+    return loads(data, name)
+
+
+def loads(data: bytes, name: str = "file") -> Saved:
+    arrays = _read_arrays(data, name)
+    try:
+        return _check(arrays, name)
+    except FileFormatError:
+        raise
+    except NnbenchError as e:
+        raise FileFormatError(f"{name}: {e}") from e
+
+
+def _read_arrays(data: bytes, name: str) -> dict[str, np.ndarray]:
+    if not data.startswith(b"PK"):
+        raise FileFormatError(f"{name} is not an nnbench file (not a zip/.npz archive)")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise FileFormatError(f"{name} holds {len(infos)} entries: not an nnbench file")
+            total = 0
+            for info in infos:
+                if not _MEMBER.match(info.filename):
+                    raise FileFormatError(f"{name} has an unexpected entry {info.filename[:80]!r}")
+                total += info.file_size
+            # Declared sizes come from the file: check them against a bound before reading, so a
+            # zip bomb or a lying header cannot make us allocate.
+            if total > max(8 * len(data), 1 << 20):
+                raise FileFormatError(f"{name} declares {total} bytes of content in {len(data)}: refused")
+            arrays = {}
+            for info in infos:
+                raw = zf.read(info)
+                arrays[info.filename[:-4]] = np.load(io.BytesIO(raw), allow_pickle=False)
+    except FileFormatError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError,
+            NotImplementedError, RuntimeError, OverflowError, MemoryError, TypeError) as e:
+        raise FileFormatError(f"{name} is damaged or not an nnbench file ({type(e).__name__}: {str(e)[:120]})") from e
+    return arrays
+
+
+def _check(arrays: dict[str, np.ndarray], name: str) -> Saved:
+    meta_arr = arrays.pop(META.removesuffix(".npy"), None)
+    if meta_arr is None or meta_arr.dtype.kind != "U" or meta_arr.shape != ():
+        raise FileFormatError(f"{name} is not an nnbench file (no {META} record)")
+    try:
+        meta = json.loads(str(meta_arr[()]))
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise FileFormatError(f"{name}: the {META} record is not valid JSON") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise FileFormatError(f"{name} is not an nnbench file")
+    version = meta.get("version")
+    if not isinstance(version, int) or version > VERSION or version < 1:
+        raise FileFormatError(f"{name} was written by a newer nnbench (format version {version!r})")
+    spec = NetworkSpec.from_dict(meta.get("network"))
+    net = Network(spec)
+    weights = {}
+    for pname, p, _ in net.params_and_grads():
+        w = arrays.get(pname)
+        if w is None:
+            raise FileFormatError(f"{name} has no weights for {pname}")
+        if w.shape != p.shape:
+            raise FileFormatError(f"{name}: {pname} has shape {w.shape}, the network needs {p.shape}")
+        if w.dtype.kind != "f":
+            raise FileFormatError(f"{name}: {pname} is {w.dtype}, not floating point")
+        if not np.all(np.isfinite(w)):
+            raise FileFormatError(f"{name}: {pname} holds NaN or infinite values")
+        weights[pname] = w.astype(spec.dtype)
+    saved = Saved(spec=spec, weights=weights)
+    if "training" in meta:
+        saved.config = TrainConfig.from_dict(meta["training"])
+        saved.epoch = _count(meta, "epoch", name)
+        saved.step = _count(meta, "step", name)
+        rng = meta.get("rng")
+        saved.rng_state = rng if isinstance(rng, dict) else None
+        saved.optimizer_state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.") and v.dtype.kind in "fiu"}
+        hist = {k[8:]: v for k, v in arrays.items() if k.startswith("history.")}
+        if hist:
+            lengths = {v.shape for v in hist.values()}
+            if set(hist) != set(HISTORY_KEYS) or len(lengths) != 1 or len(next(iter(lengths))) != 1:
+                raise FileFormatError(f"{name}: the training history is incomplete")
+            if any(v.dtype.kind != "f" for v in hist.values()):
+                raise FileFormatError(f"{name}: the training history is not numeric")
+            saved.history = hist
+    dataset = meta.get("dataset")
+    if dataset is not None and not isinstance(dataset, dict):
+        raise FileFormatError(f"{name}: the dataset record must be a mapping")
+    saved.dataset = dataset
+    extra = meta.get("extra", {})
+    saved.extra = extra if isinstance(extra, dict) else {}
+    return saved
+
+
+def _count(meta: dict, key: str, name: str) -> int:
+    value = meta.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or not math.isfinite(value):
+        raise FileFormatError(f"{name}: {key!r} must be a whole number >= 0")
+    return value

@@ -1,0 +1,148 @@
+"""Architecture as data: a frozen spec that builds a network and that a network gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from nnbench.engine.activations import ACTIVATIONS
+from nnbench.engine.initializers import INITIALIZERS
+from nnbench.errors import SpecError
+
+MAX_UNITS = 4096
+MAX_INPUTS = 100_000
+MAX_LAYERS = 64
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One dense layer: ``units`` neurons, their activation, and whether they have a bias."""
+
+    units: int
+    activation: str = "sigmoid"
+    bias: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"units": self.units, "activation": self.activation, "bias": self.bias}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> LayerSpec:
+        if not isinstance(d, dict):
+            raise SpecError(f"a layer must be a mapping, got {type(d).__name__}")
+        units = d.get("units")
+        activation = d.get("activation", "sigmoid")
+        bias = d.get("bias", True)
+        if not isinstance(units, int) or isinstance(units, bool):
+            raise SpecError(f"layer 'units' must be an integer, got {units!r}")
+        if not isinstance(activation, str):
+            raise SpecError(f"layer 'activation' must be a name, got {activation!r}")
+        if not isinstance(bias, bool):
+            raise SpecError(f"layer 'bias' must be true or false, got {bias!r}")
+        return cls(units, activation, bias)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A feed-forward net: ``n_inputs`` then dense ``layers``; the last layer is the output."""
+
+    n_inputs: int
+    layers: tuple[LayerSpec, ...]
+    init: str = "xavier"
+    dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        self.validate()
+
+    def validate(self) -> None:
+        if not isinstance(self.n_inputs, int) or not 1 <= self.n_inputs <= MAX_INPUTS:
+            raise SpecError(f"the number of inputs must be between 1 and {MAX_INPUTS}, got {self.n_inputs}")
+        if not self.layers:
+            raise SpecError("a network needs at least an output layer")
+        if len(self.layers) > MAX_LAYERS:
+            raise SpecError(f"at most {MAX_LAYERS} layers, got {len(self.layers)}")
+        for i, layer in enumerate(self.layers):
+            where = "the output layer" if i == len(self.layers) - 1 else f"hidden layer {i + 1}"
+            if not isinstance(layer.units, int) or not 1 <= layer.units <= MAX_UNITS:
+                raise SpecError(f"{where} must have between 1 and {MAX_UNITS} neurons, got {layer.units}")
+            if layer.activation not in ACTIVATIONS:
+                raise SpecError(f"{where}: unknown activation {layer.activation!r}")
+            if layer.activation == "softmax" and i != len(self.layers) - 1:
+                raise SpecError(f"{where}: softmax is only for the output layer")
+            if layer.activation == "softmax" and layer.units < 2:
+                raise SpecError("a softmax output needs at least 2 neurons")
+        if self.init not in INITIALIZERS:
+            raise SpecError(f"unknown initialiser {self.init!r}; known: {', '.join(INITIALIZERS)}")
+        if self.dtype not in DTYPES:
+            raise SpecError(f"dtype must be float32 or float64, got {self.dtype!r}")
+
+    @classmethod
+    def mlp(
+        cls,
+        sizes: list[int] | tuple[int, ...],
+        hidden: str = "tanh",
+        output: str = "sigmoid",
+        *,
+        init: str = "xavier",
+        dtype: str = "float64",
+        bias: bool = True,
+    ) -> NetworkSpec:
+        """``mlp([2, 8, 1])``: inputs, hidden sizes, output size."""
+        if len(sizes) < 2:
+            raise SpecError("give at least an input size and an output size")
+        layers = [LayerSpec(n, hidden, bias) for n in sizes[1:-1]]
+        layers.append(LayerSpec(sizes[-1], output, bias))
+        return cls(sizes[0], tuple(layers), init, dtype)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.n_inputs, *(layer.units for layer in self.layers))
+
+    @property
+    def hidden(self) -> tuple[LayerSpec, ...]:
+        return self.layers[:-1]
+
+    @property
+    def output(self) -> LayerSpec:
+        return self.layers[-1]
+
+    def n_params(self) -> int:
+        sizes = self.sizes
+        return sum(a * b + (b if layer.bias else 0) for a, b, layer in zip(sizes, sizes[1:], self.layers))
+
+    def with_io(self, n_inputs: int, n_outputs: int, output_activation: str | None = None) -> NetworkSpec:
+        """The same hidden layers fitted to another dataset's input and output sizes."""
+        out = self.output
+        out = replace(out, units=n_outputs, activation=output_activation or out.activation)
+        return replace(self, n_inputs=n_inputs, layers=(*self.hidden, out))
+
+    def describe(self) -> str:
+        parts = [str(self.n_inputs)] + [f"{layer.units}{layer.activation[0]}" for layer in self.layers]
+        return "-".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_inputs": self.n_inputs,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "init": self.init,
+            "dtype": self.dtype,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> NetworkSpec:
+        if not isinstance(d, dict):
+            raise SpecError(f"a network spec must be a mapping, got {type(d).__name__}")
+        layers = d.get("layers")
+        if not isinstance(layers, list):
+            raise SpecError("a network spec needs a list of 'layers'")
+        n_inputs = d.get("n_inputs")
+        if not isinstance(n_inputs, int) or isinstance(n_inputs, bool):
+            raise SpecError(f"'n_inputs' must be an integer, got {n_inputs!r}")
+        init = d.get("init", "xavier")
+        dtype = d.get("dtype", "float64")
+        if not isinstance(init, str) or not isinstance(dtype, str):
+            raise SpecError("'init' and 'dtype' must be names")
+        if len(layers) > MAX_LAYERS:
+            raise SpecError(f"at most {MAX_LAYERS} layers, got {len(layers)}")
+        return cls(n_inputs, tuple(LayerSpec.from_dict(x) for x in layers), init, dtype)

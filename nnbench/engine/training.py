@@ -1,0 +1,318 @@
+"""Training: a :class:`Trainer` owns a network, its optimizer, the data and the history.
+
+``Trainer.steps()`` is the training loop as a plain generator: it yields after every batch, so
+a caller (the CLI, a test, the GUI's worker thread) decides when to pause, step or stop, and
+takes :meth:`Trainer.snapshot` whenever it wants to draw.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from nnbench.engine import losses, optimizers
+from nnbench.engine.network import Network
+from nnbench.errors import IncompatibleError, SpecError, TrainingDiverged
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about *how* to train; ``batch_size`` 0 means the whole training set."""
+
+    loss: str = "bce"
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    batch_size: int = 0
+    epochs: int = 1000
+    seed: int = 0
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if self.loss not in losses.LOSSES:
+            raise SpecError(f"unknown loss {self.loss!r}; known: {', '.join(losses.LOSSES)}")
+        if self.optimizer not in optimizers.OPTIMIZERS:
+            raise SpecError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(optimizers.OPTIMIZERS)}")
+        check_lr(self.lr)
+        if not isinstance(self.momentum, (int, float)) or not 0.0 <= self.momentum < 1.0:
+            raise SpecError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 0:
+            raise SpecError(f"batch size must be a whole number >= 1 (or 0 for the whole set), got {self.batch_size}")
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise SpecError(f"epochs must be a whole number >= 0, got {self.epochs}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise SpecError(f"the seed must be a whole number >= 0, got {self.seed}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> TrainConfig:
+        if not isinstance(d, dict):
+            raise SpecError(f"training settings must be a mapping, got {type(d).__name__}")
+        fields = cls.__dataclass_fields__
+        unknown = sorted(set(d) - set(fields))
+        if unknown:
+            raise SpecError(f"unknown training settings: {', '.join(unknown)}")
+        kinds = {"loss": str, "optimizer": str, "lr": (int, float), "momentum": (int, float),
+                 "batch_size": int, "epochs": int, "seed": int, "shuffle": bool}
+        for key, value in d.items():
+            if not isinstance(value, kinds[key]) or (isinstance(value, bool) and kinds[key] is not bool):
+                raise SpecError(f"training setting {key!r} has the wrong type: {value!r}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return replace(self, **changes)
+
+
+def check_lr(lr: float) -> float:
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or lr <= 0:
+        raise SpecError(f"the learning rate must be a number > 0, got {lr!r}")
+    if lr > 1e4:
+        raise SpecError(f"a learning rate of {lr:g} is far too large (at most 10000)")
+    return float(lr)
+
+
+class Step(NamedTuple):
+    """What :meth:`Trainer.steps` yields after each batch."""
+
+    epoch: int  # epochs completed so far
+    step: int  # batches done in total
+    loss: float  # this batch's loss (before its update)
+    epoch_end: bool  # this batch finished an epoch; the history has a new row
+
+
+# A batch loss this many times the best epoch loss so far counts as divergence: by then the
+# weights are astronomically large even when the loss is still finite.
+EXPLODED = 1e6
+
+HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_acc", "test_acc")
+
+
+class History:
+    """Append-only per-epoch metrics in growing arrays.
+
+    A snapshot hands out ``column[:n]`` views without copying: rows below ``n`` are never
+    written again, so the views stay valid while training goes on.
+    """
+
+    def __init__(self) -> None:
+        self._data = np.full((len(HISTORY_KEYS), 256), np.nan)
+        self.n = 0
+
+    def append(self, **row: float) -> None:
+        if self.n == self._data.shape[1]:
+            grown = np.full((len(HISTORY_KEYS), 2 * self.n), np.nan)
+            grown[:, : self.n] = self._data
+            self._data = grown
+        for i, key in enumerate(HISTORY_KEYS):
+            self._data[i, self.n] = row.get(key, np.nan)
+        self.n += 1
+
+    def column(self, key: str) -> np.ndarray:
+        return self._data[HISTORY_KEYS.index(key), : self.n]
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        return {key: self.column(key).copy() for key in HISTORY_KEYS}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, np.ndarray]) -> History:
+        h = cls()
+        n = len(d["epoch"])
+        for i in range(n):
+            h.append(**{key: float(d[key][i]) for key in HISTORY_KEYS if key in d})
+        return h
+
+    def last(self, key: str) -> float:
+        return float(self._data[HISTORY_KEYS.index(key), self.n - 1]) if self.n else math.nan
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable picture of training for a view: copies, never the live weights."""
+
+    epoch: int
+    step: int
+    lr: float
+    weights: dict[str, np.ndarray]
+    history: dict[str, np.ndarray]
+    last_loss: float
+
+
+def accuracy(out: np.ndarray, y: np.ndarray) -> float:
+    """Share of rows whose predicted class matches: threshold 0.5 for one output, argmax else."""
+    if y.shape[1] == 1:
+        return float(np.mean((out[:, 0] > 0.5) == (y[:, 0] > 0.5)))
+    return float(np.mean(np.argmax(out, axis=1) == np.argmax(y, axis=1)))
+
+
+class Trainer:
+    def __init__(
+        self,
+        net: Network,
+        config: TrainConfig,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_test: np.ndarray | None = None,
+        y_test: np.ndarray | None = None,
+        *,
+        x_scale: float = 1.0,
+        classification: bool | None = None,
+    ) -> None:
+        self.net = net
+        self.config = config
+        self.loss = losses.get(config.loss)
+        self.rng = np.random.default_rng(config.seed)
+        self.optimizer = optimizers.make(config.optimizer, list(net.params_and_grads()), config.lr, config.momentum)
+        self.x_train, self.y_train = x_train, y_train.astype(net.dtype, copy=False)
+        same = x_test is None or x_test is x_train
+        self.x_test = None if same else x_test
+        self.y_test = None if same or y_test is None else y_test.astype(net.dtype, copy=False)
+        self.x_scale = x_scale
+        if classification is None:
+            classification = config.loss in ("bce", "cross_entropy")
+        self.classification = classification
+        if len(x_train) == 0:
+            raise SpecError("the training set is empty")
+        if x_train.shape[1] != net.n_inputs or y_train.shape[1] != net.n_outputs:
+            raise IncompatibleError(
+                f"the network is {net.n_inputs} in / {net.n_outputs} out, the data "
+                f"{x_train.shape[1]} in / {y_train.shape[1]} out"
+            )
+        self.epoch = 0
+        self.step_count = 0
+        self.history = History()
+        # Weights at the start of this epoch, and at the start of the epoch with the lowest loss:
+        # what divergence falls back to.
+        self._epoch_start = [p.copy() for _, p, _ in net.params_and_grads()]
+        self._best = [p.copy() for _, p, _ in net.params_and_grads()]
+        self._best_loss = math.inf
+        self._best_epoch = 0
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.optimizer.lr = check_lr(value)
+        self.config = self.config.replace(lr=float(value))
+
+    @property
+    def batch_size(self) -> int:
+        n = len(self.x_train)
+        return n if self.config.batch_size in (0, None) else min(self.config.batch_size, n)
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """Rows as the network's floats (uint8 images are scaled here, per batch)."""
+        if x.dtype == self.net.dtype and self.x_scale == 1.0:
+            return x
+        out = x.astype(self.net.dtype)
+        if self.x_scale != 1.0:
+            out *= self.x_scale
+        return out
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One gradient step on one batch; returns the batch loss before the update."""
+        value = self.net.loss_and_backward(x, y, self.loss)
+        self.optimizer.step()
+        return value
+
+    def steps(self) -> Iterator[Step]:
+        """Train forever, one batch per ``next()``; raises TrainingDiverged on NaN/inf loss."""
+        n = len(self.x_train)
+        while True:
+            bs = self.batch_size
+            full = bs >= n
+            order = None if full or not self.config.shuffle else self.rng.permutation(n)
+            x_all = self.features(self.x_train) if full else None
+            for keep, (_, p, _) in zip(self._epoch_start, self.net.params_and_grads()):
+                np.copyto(keep, p)
+            total, correct_sum = 0.0, 0.0
+            for start in range(0, n, bs):
+                if full:
+                    xb, yb = x_all, self.y_train
+                else:
+                    idx = order[start : start + bs] if order is not None else slice(start, start + bs)
+                    xb, yb = self.features(self.x_train[idx]), self.y_train[idx]
+                value = self.train_step(xb, yb)
+                if not math.isfinite(value) or value > EXPLODED * max(self._best_loss, 1e-6):
+                    self._diverged(value)
+                self.step_count += 1
+                total += value * len(xb)
+                if self.classification:
+                    correct_sum += accuracy(self.net.layers[-1].a, yb) * len(xb)
+                last = start + bs >= n
+                if last:
+                    self._end_epoch(total / n, correct_sum / n)
+                yield Step(self.epoch, self.step_count, value, last)
+
+    def _end_epoch(self, train_loss: float, train_acc: float) -> None:
+        if train_loss <= self._best_loss:
+            self._best_loss, self._best_epoch = train_loss, self.epoch
+            for keep, start in zip(self._best, self._epoch_start):
+                np.copyto(keep, start)
+        self.epoch += 1
+        row = {"epoch": self.epoch, "train_loss": train_loss}
+        if self.classification:
+            row["train_acc"] = train_acc
+        if self.x_test is not None and len(self.x_test):
+            row.update(self.evaluate(self.x_test, self.y_test, prefix="test_"))
+        self.history.append(**row)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, prefix: str = "") -> dict[str, float]:
+        """Loss (and accuracy for classification) on any rows, in bounded chunks."""
+        total, correct, chunk = 0.0, 0.0, 4096
+        for i in range(0, len(x), chunk):
+            xb, yb = self.features(x[i : i + chunk]), y[i : i + chunk].astype(self.net.dtype, copy=False)
+            value, out = self.net.loss(xb, yb, self.loss)
+            # Sum losses scale with the rows; mean losses are averaged over the chunks.
+            total += value if self.loss.name == "sse" else value * len(xb)
+            if self.classification:
+                correct += accuracy(out, yb) * len(xb)
+        result = {prefix + "loss": total if self.loss.name == "sse" else total / len(x)}
+        if self.classification:
+            result[prefix + "acc"] = correct / len(x)
+        return result
+
+    def _diverged(self, value: float) -> None:
+        for keep, (_, p, _) in zip(self._best, self.net.params_and_grads()):
+            np.copyto(p, keep)
+        self.optimizer.reset()
+        what = "became infinite or NaN" if not math.isfinite(value) else f"exploded to {value:.3g}"
+        raise TrainingDiverged(
+            f"The loss {what} at epoch {self.epoch + 1} with learning rate {self.lr:g}: the steps "
+            f"overshoot. Training was paused and the weights from epoch {self._best_epoch}, where "
+            f"the loss was lowest ({self._best_loss:.4g}), were restored. Lower the learning "
+            f"rate (try {self.lr / 10:g}) and continue.",
+            self.epoch,
+            self.step_count,
+        )
+
+    def run(self, epochs: int) -> History:
+        """Train ``epochs`` more epochs (no callbacks); returns the history."""
+        if epochs <= 0:
+            return self.history
+        target = self.epoch + epochs
+        for s in self.steps():
+            if s.epoch_end and s.epoch >= target:
+                break
+        return self.history
+
+    def snapshot(self) -> Snapshot:
+        n = self.history.n
+        return Snapshot(
+            epoch=self.epoch,
+            step=self.step_count,
+            lr=self.lr,
+            weights=self.net.weights(),
+            history={key: self.history.column(key)[:n] for key in HISTORY_KEYS},
+            last_loss=self.history.last("train_loss"),
+        )
