@@ -12,7 +12,7 @@ def class_targets(labels: np.ndarray, n_classes: int, dtype: type = np.float64) 
     labels = np.asarray(labels, dtype=np.int64)
     if n_classes == 2:
         return labels.reshape(-1, 1).astype(dtype)
-    out = np.zeros((len(labels), n_classes), dtype=dtype)
+    out: np.ndarray = np.zeros((len(labels), n_classes), dtype=dtype)
     out[np.arange(len(labels)), labels] = 1
     return out
 

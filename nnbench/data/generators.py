@@ -92,8 +92,10 @@ def _arms(n: int, k: int, noise: float, rng: np.random.Generator) -> Points:
     parts = []
     for j, size in enumerate(sizes):
         s = np.arange(size) / max(size, 1)
-        # 1.75 turns out to radius 5, arms rotated evenly (Playground's spiral)
-        parts.append(_polar(5.0 * s, 1.75 * 2 * math.pi * s + 2 * math.pi * j / k))
+        # out to radius 5 in 1.75 turns for two arms (Playground's spiral); more arms turn
+        # less, so neighbouring arms stay as far apart as in the two-arm spiral
+        turns = 3.5 / k
+        parts.append(_polar(5.0 * s, turns * 2 * math.pi * s + 2 * math.pi * j / k))
     return _jitter(np.concatenate(parts), noise * SHIFT, rng), _labels(sizes)
 
 
@@ -137,7 +139,9 @@ _BUMPS = [(-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1),
 
 
 def _gaussian_mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return sum(s * np.exp(-((a - cx) ** 2 + (b - cy) ** 2) / (2 * 1.2**2)) for cx, cy, s in _BUMPS)
+    bumps = [s * np.exp(-((a - cx) ** 2 + (b - cy) ** 2) / (2 * 1.2**2)) for cx, cy, s in _BUMPS]
+    out: np.ndarray = np.sum(bumps, axis=0)
+    return out
 
 
 _MAKERS: dict[str, Callable[..., Points]] = {

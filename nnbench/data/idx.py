@@ -14,7 +14,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 import numpy as np
 
@@ -33,12 +33,16 @@ MAX_BYTES = 1 << 30  # 1 GiB: 20 times MNIST's training images; anything larger 
 CHUNK = 1 << 20
 
 
-def _read_exact(stream: BinaryIO, n: int) -> bytes:
+class _Reader(Protocol):
+    def read(self, n: int, /) -> bytes | None: ...
+
+
+def _read_exact(stream: _Reader, n: int) -> bytes:
     data = stream.read(n)
     return data if data is not None else b""
 
 
-def _read_header(stream: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...]]:
+def _read_header(stream: _Reader, name: str) -> tuple[np.dtype, tuple[int, ...]]:
     magic = _read_exact(stream, 4)
     if len(magic) < 4:
         raise FileFormatError(f"{name}: not an IDX file: only {len(magic)} bytes")
@@ -56,7 +60,7 @@ def _read_header(stream: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...]
     return DTYPES[code], struct.unpack(f">{ndim}I", raw)
 
 
-def _read_payload(stream: BinaryIO, expected: int, name: str, shape: tuple[int, ...]) -> bytearray:
+def _read_payload(stream: _Reader, expected: int, name: str, shape: tuple[int, ...]) -> bytearray:
     # One byte past what is expected tells an exact payload from one with trailing bytes.
     buf = bytearray()
     while len(buf) <= expected:
@@ -66,13 +70,15 @@ def _read_payload(stream: BinaryIO, expected: int, name: str, shape: tuple[int, 
         buf += chunk
     dims = "x".join(map(str, shape))
     if len(buf) < expected:
-        raise FileFormatError(f"{name}: truncated: header says {dims} = {expected} bytes, file has {len(buf)}")
+        raise FileFormatError(
+            f"{name}: truncated: header says {dims} = {expected} bytes, file has {len(buf)}"
+        )
     if len(buf) > expected:
         raise FileFormatError(f"{name}: header says {dims} = {expected} bytes, but the file has more")
     return buf
 
 
-def _parse(stream: BinaryIO, name: str, file_size: int | None, max_bytes: int) -> np.ndarray:
+def _parse(stream: _Reader, name: str, file_size: int | None, max_bytes: int) -> np.ndarray:
     """Header then payload; ``file_size`` (plain files) lets a lying header fail before any read."""
     dtype, shape = _read_header(stream, name)
     expected = math.prod(shape) * dtype.itemsize
@@ -83,7 +89,9 @@ def _parse(stream: BinaryIO, name: str, file_size: int | None, max_bytes: int) -
             what = "truncated: " if expected > actual else ""
             raise FileFormatError(f"{name}: {what}header says {dims} = {expected} bytes, file has {actual}")
     if expected > max_bytes:
-        raise FileFormatError(f"{name}: header says {dims} = {expected} bytes, over the {max_bytes}-byte limit")
+        raise FileFormatError(
+            f"{name}: header says {dims} = {expected} bytes, over the {max_bytes}-byte limit"
+        )
     buf = _read_payload(stream, expected, name, shape)
     return np.frombuffer(buf, dtype=dtype).astype(dtype.newbyteorder("="), copy=False).reshape(shape)
 
@@ -93,7 +101,7 @@ def read_idx(source: str | os.PathLike[str] | bytes, max_bytes: int = MAX_BYTES)
     name = "<bytes>" if isinstance(source, bytes) else Path(source).name
     try:
         if isinstance(source, bytes):
-            raw: BinaryIO = io.BytesIO(source)
+            raw: io.BufferedIOBase = io.BytesIO(source)
             size = len(source)
         else:
             raw = open(source, "rb")  # noqa: SIM115 - closed in finally

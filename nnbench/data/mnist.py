@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +12,7 @@ import numpy as np
 
 from nnbench.data.arrays import class_targets
 from nnbench.data.dataset import Dataset
+from nnbench.data.download import DownloadCancelled, Progress, fetch, file_matches
 from nnbench.data.idx import read_idx
 from nnbench.errors import DownloadError, FileFormatError, SpecError
 
@@ -33,13 +30,19 @@ CHECKSUMS = {  # md5 of the original gzipped files
 DEFAULT_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 MIRRORS = (DEFAULT_MIRROR, "https://storage.googleapis.com/cvdf-datasets/mnist/")
 MAX_DOWNLOAD = 64 << 20  # the largest file is 9.9 MB; a mirror sending more is broken
-CHUNK = 64 << 10
 
-Progress = Callable[[str, int, int | None], None]  # (file name, bytes done, bytes total or None)
-
-
-class DownloadCancelled(DownloadError):
-    """The user cancelled the download; nothing partial was kept."""
+__all__ = [
+    "CHECKSUMS",
+    "DEFAULT_MIRROR",
+    "FILES",
+    "MIRRORS",
+    "DownloadCancelled",
+    "default_cache_dir",
+    "download_mnist",
+    "load_mnist_dir",
+    "load_mnist_files",
+    "load_mnist_npz",
+]
 
 
 def default_cache_dir() -> Path:
@@ -50,25 +53,35 @@ def default_cache_dir() -> Path:
     return Path(base) / "nnbench" / "mnist"
 
 
-# ---- loading -------------------------------------------------------------------------------
-
-
-def _digits(images: np.ndarray, labels: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _digits(
+    images: np.ndarray, labels: np.ndarray, images_name: str, labels_name: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Check one set of digits and flatten the images to ``(n, h*w)`` uint8."""
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise FileFormatError(f"{what}: images must be n x height x width bytes, got {images.ndim}-D {images.dtype}")
+        got = f"{images.ndim}-D {images.dtype}"
+        raise FileFormatError(f"{images_name}: images must be n x height x width bytes, got {got}")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise FileFormatError(f"{what}: labels must be a 1-D list of integers, got {labels.ndim}-D {labels.dtype}")
+        got = f"{labels.ndim}-D {labels.dtype}"
+        raise FileFormatError(f"{labels_name}: labels must be a 1-D list of integers, got {got}")
     if len(images) != len(labels):
-        raise FileFormatError(f"{what}: {len(images)} images but {len(labels)} labels")
+        raise FileFormatError(
+            f"{images_name} has {len(images)} images but {labels_name} {len(labels)} labels"
+        )
     if len(labels) and (labels.min() < 0 or labels.max() > 9):
-        raise FileFormatError(f"{what}: labels must be digits 0-9, found {labels.min()}..{labels.max()}")
+        raise FileFormatError(
+            f"{labels_name}: labels must be digits 0-9, found {labels.min()}..{labels.max()}"
+        )
     return images.reshape(len(images), -1), labels.astype(np.int64)
 
 
-def _read_pair(images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str]) -> tuple[np.ndarray, ...]:
+def _read_pair(
+    images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str]
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     images, labels = read_idx(images_path), read_idx(labels_path)
-    return (*_digits(images, labels, Path(images_path).name), images.shape[1:])
+    return (
+        *_digits(images, labels, Path(images_path).name, Path(labels_path).name),
+        images.shape[1:],
+    )
 
 
 def _first(n: int | None, what: str, available: int) -> int:
@@ -93,10 +106,13 @@ def _assemble(
         x, labels = train
         n = len(x)
         if split is None:
-            split = (n - n // 5, n // 5)
+            split = (n - max(1, n // 5), max(1, n // 5))
         if len(split) != 2 or not all(isinstance(v, int) and v >= 1 for v in split) or sum(split) > n:
             raise SpecError(f"split must be two counts >= 1 adding up to at most {n}, got {split!r}")
-        train, test = (x[: split[0]], labels[: split[0]]), (x[n - split[1] :], labels[n - split[1] :])
+        train, test = (
+            (x[: split[0]], labels[: split[0]]),
+            (x[n - split[1] :], labels[n - split[1] :]),
+        )
         source["split"] = [int(v) for v in split]
     elif split is not None:
         raise SpecError("split applies only when there is a single set of digits (no training files)")
@@ -119,6 +135,23 @@ def _assemble(
     )
 
 
+Paths = list[str | os.PathLike[str] | None]
+
+
+def _from_files(paths: Paths, source: dict[str, Any], **options: Any) -> Dataset:
+    images, labels, test_images, test_labels = paths
+    if images is None or labels is None or (test_images is None) != (test_labels is None):
+        raise SpecError("give the images and labels files, and both test files or neither")
+    x, y, shape = _read_pair(images, labels)
+    test = None
+    if test_images is not None and test_labels is not None:
+        tx, ty, tshape = _read_pair(test_images, test_labels)
+        if tshape != shape:
+            raise FileFormatError(f"test images are {tshape}, training images {shape}")
+        test = (tx, ty)
+    return _assemble((x, y), test, shape, source, **options)
+
+
 def load_mnist_files(
     images_path: str | os.PathLike[str],
     labels_path: str | os.PathLike[str],
@@ -133,18 +166,9 @@ def load_mnist_files(
     cuts the one set into first-n_train training and last-n_test test digits.
     ``subset`` / ``test_subset`` keep only the first N of each.
     """
-    paths = [images_path, labels_path, test_images_path, test_labels_path]
-    if (test_images_path is None) != (test_labels_path is None):
-        raise SpecError("give both test files (images and labels) or neither")
-    x, labels, shape = _read_pair(images_path, labels_path)
-    test = None
-    if test_images_path is not None and test_labels_path is not None:
-        tx, tlabels, tshape = _read_pair(test_images_path, test_labels_path)
-        if tshape != shape:
-            raise FileFormatError(f"test images are {tshape}, training images {shape}")
-        test = (tx, tlabels)
+    paths: Paths = [images_path, labels_path, test_images_path, test_labels_path]
     source = {"kind": "mnist", "files": [None if p is None else str(p) for p in paths]}
-    return _assemble((x, labels), test, shape, source, subset, test_subset, split)
+    return _from_files(paths, source, subset=subset, test_subset=test_subset, split=split)
 
 
 def _find(directory: Path, name: str) -> Path | None:
@@ -172,15 +196,11 @@ def load_mnist_dir(
     if None in test or (None in train and train != [None, None]):
         missing = ", ".join(n for n, p in found.items() if p is None)
         raise FileFormatError(f"{directory}: MNIST files missing: {missing}")
-    if train == [None, None]:
-        ds = load_mnist_files(*test, subset=subset, test_subset=test_subset, split=split)
-    else:
-        ds = load_mnist_files(*train, *test, subset=subset, test_subset=test_subset, split=split)
+    paths: Paths = [*test, None, None] if train == [None, None] else [*train, *test]
     # the default cache is named, not spelled out, so a saved session works on another machine
-    where = {"cache": True} if directory.resolve() == default_cache_dir().resolve() else {"path": str(directory)}
-    ds.source.pop("files")
-    ds.source.update(where)
-    return ds
+    in_cache = directory.resolve() == default_cache_dir().resolve()
+    source = {"kind": "mnist", **({"cache": True} if in_cache else {"path": str(directory)})}
+    return _from_files(paths, source, subset=subset, test_subset=test_subset, split=split)
 
 
 def load_mnist_npz(
@@ -196,11 +216,13 @@ def load_mnist_npz(
             arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError) as exc:
         raise FileFormatError(f"{name}: not a readable mnist.npz: {exc}") from None
-    x, labels = _digits(arrays["x_train"], arrays["y_train"], f"{name} (train)")
-    tx, tlabels = _digits(arrays["x_test"], arrays["y_test"], f"{name} (test)")
+    x, labels = _digits(arrays["x_train"], arrays["y_train"], f"{name}: x_train", f"{name}: y_train")
+    tx, tlabels = _digits(arrays["x_test"], arrays["y_test"], f"{name}: x_test", f"{name}: y_test")
     shape = arrays["x_train"].shape[1:]
     if arrays["x_test"].shape[1:] != shape:
-        raise FileFormatError(f"{name}: test images are {arrays['x_test'].shape[1:]}, training images {shape}")
+        raise FileFormatError(
+            f"{name}: test images are {arrays['x_test'].shape[1:]}, training images {shape}"
+        )
     source = {"kind": "mnist", "path": str(path)}
     return _assemble((x, labels), (tx, tlabels), shape, source, subset, test_subset, None)
 
@@ -219,72 +241,9 @@ def dataset_from_source(args: dict[str, Any]) -> Dataset:
                 raise SpecError("split applies only to a single set of IDX digits, not to an .npz")
             return load_mnist_npz(args["path"], **opts)
         return load_mnist_dir(args["path"], **opts)
-    raise SpecError(f"an MNIST source needs one of 'path', 'files' or 'cache': true, got {sorted(args)}")
-
-
-# ---- downloading ---------------------------------------------------------------------------
-
-
-def _digest(expected: str) -> Any:
-    # the length of the hex digest tells MD5 from SHA-256
-    return hashlib.md5(usedforsecurity=False) if len(expected) == 32 else hashlib.sha256()
-
-
-def _file_matches(path: Path, expected: str) -> bool:
-    if not path.is_file():
-        return False
-    h = _digest(expected)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest() == expected.lower()
-
-
-def _fetch(url: str, dest: Path, expected: str, progress: Progress | None,
-           cancel: Callable[[], bool] | None, timeout: float) -> None:
-    """Stream ``url`` to ``dest.part``, verify it, then rename; the part file never survives a failure."""
-    part = dest.with_name(dest.name + ".part")
-    name = dest.name
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": "nnbench"})
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(part, "wb") as out:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            if total is not None and total > MAX_DOWNLOAD:
-                raise DownloadError(f"{url}: the server offers {total} bytes, more than MNIST's files")
-            h, done = _digest(expected), 0
-            while True:
-                if cancel is not None and cancel():
-                    raise DownloadCancelled(f"download of {name} cancelled")
-                block = response.read(CHUNK)
-                if not block:
-                    break
-                done += len(block)
-                if done > MAX_DOWNLOAD:
-                    raise DownloadError(f"{url}: the server sent more than {MAX_DOWNLOAD} bytes")
-                out.write(block)
-                h.update(block)
-                if progress is not None:
-                    progress(name, done, total)
-        if total is not None and done != total:
-            raise DownloadError(f"{url}: truncated: got {done} of {total} bytes")
-        if h.hexdigest() != expected.lower():
-            raise DownloadError(f"{url}: checksum mismatch: got {h.hexdigest()}, expected {expected}")
-        os.replace(part, dest)
-    except urllib.error.HTTPError as exc:
-        raise DownloadError(f"{url}: the server answered {exc.code} {exc.reason}") from None
-    except http.client.IncompleteRead as exc:
-        raise DownloadError(f"{url}: truncated: the connection closed after {len(exc.partial)} more bytes") from None
-    except urllib.error.URLError as exc:
-        raise DownloadError(f"{url}: cannot connect: {exc.reason}") from None
-    except TimeoutError:
-        raise DownloadError(f"{url}: no answer within {timeout:g} s") from None
-    except (http.client.HTTPException, ConnectionError) as exc:
-        raise DownloadError(f"{url}: the connection failed: {exc!r}") from None
-    except OSError as exc:
-        raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from None
-    finally:
-        part.unlink(missing_ok=True)
+    raise SpecError(
+        f"an MNIST source needs 'path' (a string), 'files' (4 paths) or 'cache': true; got {args!r}"
+    )
 
 
 def download_mnist(
@@ -313,7 +272,7 @@ def download_mnist(
         raise DownloadError(f"cannot create {directory}: {exc.strerror or exc}") from None
     for name in files:
         dest = directory / name
-        if _file_matches(dest, table[name]):
+        if file_matches(dest, table[name]):
             if progress is not None:
                 size = dest.stat().st_size
                 progress(name, size, size)
@@ -321,5 +280,13 @@ def download_mnist(
         dest.unlink(missing_ok=True)  # a corrupt cached copy must not outlive a failed retry
         if cancel is not None and cancel():
             raise DownloadCancelled(f"download of {name} cancelled")
-        _fetch(mirror.rstrip("/") + "/" + name, dest, table[name], progress, cancel, timeout)
+        fetch(
+            mirror.rstrip("/") + "/" + name,
+            dest,
+            table[name],
+            progress,
+            cancel,
+            timeout,
+            MAX_DOWNLOAD,
+        )
     return directory

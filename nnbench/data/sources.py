@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
+from nnbench.data import mnist
+from nnbench.data.csvdata import dataset_from_csv
 from nnbench.data.dataset import Dataset
 from nnbench.data.generators import generate
 from nnbench.data.tables import table, table_from_rows
@@ -12,11 +16,12 @@ from nnbench.errors import SpecError
 KINDS = ("generator", "table", "csv", "mnist")
 
 
-def _call(kind: str, fn: Any, args: dict[str, Any]) -> Dataset:
+def _call(kind: str, fn: Callable[..., Dataset], args: dict[str, Any]) -> Dataset:
     try:
-        return fn(**args)
-    except TypeError as exc:  # an unexpected or missing key in a hand-edited source
+        inspect.signature(fn).bind(**args)
+    except TypeError as exc:  # a missing or unexpected key in a hand-edited source
         raise SpecError(f"bad {kind} source: {exc}") from None
+    return fn(**args)
 
 
 def make(source: dict[str, Any]) -> Dataset:
@@ -30,8 +35,7 @@ def make(source: dict[str, Any]) -> Dataset:
     if kind in ("generator", "table") and not isinstance(args.get("name"), str):
         raise SpecError(f"a {kind} source needs a 'name' string")
     if kind == "generator":
-        name = args.pop("name")
-        return _call(kind, lambda **a: generate(name, **a), args)
+        return _call(kind, generate, args)
     if kind == "table":
         if "rows" in args:
             return _call(kind, table_from_rows, args)
@@ -39,9 +43,6 @@ def make(source: dict[str, Any]) -> Dataset:
             raise SpecError(f"a built-in table source takes only 'name', got {sorted(args)}")
         return table(args["name"])
     if kind == "csv":
-        from nnbench.data.csvdata import dataset_from_source
-
-        return dataset_from_source(args)
-    from nnbench.data.mnist import dataset_from_source as mnist_from_source
-
-    return mnist_from_source(args)
+        # mean and std are results of standardising, recomputed from the file
+        return _call(kind, dataset_from_csv, {k: v for k, v in args.items() if k not in ("mean", "std")})
+    return mnist.dataset_from_source(args)

@@ -118,7 +118,9 @@ def table_from_rows(
     if row_labels is not None and len(row_labels) != len(rows):
         raise SpecError(f"table {name!r}: {len(row_labels)} row labels for {len(rows)} rows")
     check_split_params(test_fraction, seed)
-    data = np.array([[_number(v, i, c) for v, c in zip(r, columns, strict=True)] for i, r in enumerate(rows, 1)])
+    data = np.array(
+        [[_number(v, i, c) for v, c in zip(r, columns, strict=True)] for i, r in enumerate(rows, 1)]
+    )
     x, y = data[:, :n_features], data[:, n_features:]
     targets = tuple(columns[n_features:])
     if task == "classification":
@@ -162,4 +164,6 @@ def _classes(name: str, values: np.ndarray, names: list[str] | None) -> tuple[np
     k = max(2, int(values.max()) + 1, len(names or ()))
     if names is not None and len(names) != k:
         raise SpecError(f"table {name!r}: {len(names)} class names for {k} classes")
-    return class_targets(values.astype(np.int64), k), tuple(names) if names else tuple(str(j) for j in range(k))
+    return class_targets(values.astype(np.int64), k), tuple(names) if names else tuple(
+        str(j) for j in range(k)
+    )
