@@ -1,4 +1,9 @@
-"""Activation functions: ``forward(z) -> a`` and ``backward(z, a, grad_a) -> grad_z``."""
+"""Activation functions: ``forward(z) -> a`` and ``backward(z, a, grad_a) -> grad_z``.
+
+The ``*_into`` variants do the same maths in preallocated buffers for the training loop:
+``forward_into`` writes ``a`` into ``out``; ``backward_into`` turns ``grad`` into ``dL/dz`` in
+place, using ``scratch`` (same shape) as working space.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,16 @@ class Activation:
 
     def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.copyto(out, self.forward(z))
+        return out
+
+    def backward_into(
+        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
+    ) -> np.ndarray:
+        np.copyto(grad, self.backward(z, a, grad))
+        return grad
 
     def __repr__(self) -> str:
         return self.name
@@ -33,6 +48,21 @@ class Sigmoid(Activation):
         """dL/dz = dL/da * a * (1 - a)"""
         return grad * a * (1.0 - a)
 
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.multiply(z, 0.5, out=out)
+        np.tanh(out, out=out)
+        out += 1.0
+        out *= 0.5
+        return out
+
+    def backward_into(
+        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
+    ) -> np.ndarray:
+        np.subtract(1.0, a, out=scratch)
+        scratch *= a
+        grad *= scratch
+        return grad
+
 
 class Tanh(Activation):
     name = "tanh"
@@ -44,6 +74,17 @@ class Tanh(Activation):
         """dL/dz = dL/da * (1 - a^2)"""
         return grad * (1.0 - a * a)
 
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return np.tanh(z, out=out)
+
+    def backward_into(
+        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
+    ) -> np.ndarray:
+        np.multiply(a, a, out=scratch)
+        np.subtract(1.0, scratch, out=scratch)
+        grad *= scratch
+        return grad
+
 
 class ReLU(Activation):
     name = "relu"
@@ -54,6 +95,16 @@ class ReLU(Activation):
     def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """dL/dz = dL/da * [z > 0]"""
         return grad * (z > 0)
+
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return np.maximum(z, 0.0, out=out)
+
+    def backward_into(
+        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
+    ) -> np.ndarray:
+        np.greater(z, 0.0, out=scratch)
+        grad *= scratch
+        return grad
 
 
 class LeakyReLU(Activation):
@@ -67,6 +118,20 @@ class LeakyReLU(Activation):
         """dL/dz = dL/da * (1 if z > 0 else slope)"""
         return np.where(z > 0, grad, grad * self.slope)
 
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        # max(z, slope z) is z above 0 and slope z below, for a slope under 1
+        np.multiply(z, self.slope, out=out)
+        return np.maximum(z, out, out=out)
+
+    def backward_into(
+        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
+    ) -> np.ndarray:
+        np.greater(z, 0.0, out=scratch)
+        scratch *= 1.0 - self.slope
+        scratch += self.slope
+        grad *= scratch
+        return grad
+
 
 class Linear(Activation):
     name = "linear"
@@ -76,6 +141,14 @@ class Linear(Activation):
 
     def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """dL/dz = dL/da"""
+        return grad
+
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return z  # a is z: no copy
+
+    def backward_into(
+        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
+    ) -> np.ndarray:
         return grad
 
 
@@ -93,6 +166,20 @@ class Softmax(Activation):
     def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """dL/dz = a * (dL/da - sum(dL/da * a)) row by row (the Jacobian-vector product)"""
         return a * (grad - (grad * a).sum(axis=1, keepdims=True))
+
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
+
+    def backward_into(
+        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
+    ) -> np.ndarray:
+        np.multiply(grad, a, out=scratch)
+        grad -= scratch.sum(axis=1, keepdims=True)
+        grad *= a
+        return grad
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

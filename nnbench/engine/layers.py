@@ -8,6 +8,9 @@ import numpy as np
 
 from nnbench.engine import activations
 
+# Batch sizes whose training buffers a layer keeps: a full batch and the short last one, with room.
+_KEEP_BUFFERS = 4
+
 
 class Dense:
     def __init__(self, n_in: int, n_out: int, activation: str, bias: bool, dtype: np.dtype) -> None:
@@ -19,6 +22,18 @@ class Dense:
         self.x: np.ndarray | None = None
         self.z: np.ndarray | None = None
         self.a: np.ndarray | None = None
+        self._buffers: dict[int, tuple[np.ndarray, ...]] = {}
+        self._grad_in: np.ndarray | None = None
+
+    def bind(self, W: np.ndarray, dW: np.ndarray, b: np.ndarray | None, db: np.ndarray | None) -> None:
+        """Move the parameters into the given arrays (views of the network's flat storage)."""
+        W[...] = self.W
+        dW[...] = self.dW
+        self.W, self.dW = W, dW
+        if self.b is not None:
+            b[...] = self.b
+            db[...] = self.db
+            self.b, self.db = b, db
 
     def forward(self, x: np.ndarray, keep: bool = True) -> np.ndarray:
         z = x @ self.W
@@ -39,6 +54,48 @@ class Dense:
         if self.db is not None:
             np.sum(grad_z, axis=0, out=self.db)
         return grad_z @ self.W.T if need_input_grad else None
+
+    # ---- the training path: the same maths in buffers reused from batch to batch ---------------
+
+    def _buffers_for(self, n: int) -> tuple[np.ndarray, ...]:
+        bufs = self._buffers.get(n)
+        if bufs is None:
+            if len(self._buffers) >= _KEEP_BUFFERS:
+                self._buffers.clear()
+            n_in, n_out = self.W.shape
+            dtype = self.W.dtype
+            # z, a, scratch for the activation's backward, dL/dx for the layer below
+            bufs = (np.empty((n, n_out), dtype), np.empty((n, n_out), dtype),
+                    np.empty((n, n_out), dtype), np.empty((n, n_in), dtype))
+            self._buffers[n] = bufs
+        return bufs
+
+    def train_forward(self, x: np.ndarray) -> np.ndarray:
+        """As :meth:`forward` with ``keep``, but ``z`` and ``a`` live in reused buffers: valid
+        until the next training step only."""
+        z, a, _, _ = self._buffers_for(len(x))
+        np.matmul(x, self.W, out=z)
+        if self.b is not None:
+            z += self.b
+        self.x, self.z = x, z
+        self.a = self.activation.forward_into(z, a)
+        return self.a
+
+    def train_backward(self, grad_a: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """dL/dz = act'(z) * dL/da, computed in place in ``grad_a``; then as :meth:`train_backward_z`."""
+        _, _, scratch, _ = self._buffers_for(len(grad_a))
+        grad_z = self.activation.backward_into(self.z, self.a, grad_a, scratch)
+        return self.train_backward_z(grad_z, need_input_grad)
+
+    def train_backward_z(self, grad_z: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """dL/dW = x.T @ dL/dz; dL/db = sum_n dL/dz; dL/dx = dL/dz @ W.T (into a reused buffer)"""
+        np.matmul(self.x.T, grad_z, out=self.dW)
+        if self.db is not None:
+            np.add.reduce(grad_z, axis=0, out=self.db)  # np.sum without its Python wrapper
+        if not need_input_grad:
+            return None
+        grad_x = self._buffers_for(len(grad_z))[3]
+        return np.matmul(grad_z, self.W.T, out=grad_x)
 
     def params_and_grads(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         yield "W", self.W, self.dW

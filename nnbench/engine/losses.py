@@ -19,13 +19,14 @@ class Loss:
     def value(self, a: np.ndarray, y: np.ndarray) -> float:
         raise NotImplementedError
 
-    def grad(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """dL/da; written into ``out`` when given (the training loop's reused buffer)."""
         raise NotImplementedError
 
     def value_from_logits(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> float:
         return self.value(a, y)
 
-    def grad_logits(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def grad_logits(self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -41,9 +42,11 @@ class SumSquaredError(Loss):
         d = a - y
         return float(np.vdot(d, d))
 
-    def grad(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """dL/da = 2 (a - y)"""
-        return 2.0 * (a - y)
+        out = np.subtract(a, y, out=out)
+        out *= 2.0
+        return out
 
 
 class MeanSquaredError(Loss):
@@ -55,9 +58,11 @@ class MeanSquaredError(Loss):
         d = a - y
         return float(np.vdot(d, d)) / d.size
 
-    def grad(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """dL/da = 2 (a - y) / size"""
-        return (2.0 / a.size) * (a - y)
+        out = np.subtract(a, y, out=out)
+        out *= 2.0 / a.size
+        return out
 
 
 class BinaryCrossEntropy(Loss):
@@ -71,18 +76,21 @@ class BinaryCrossEntropy(Loss):
         return float(-(y * np.log(a) + (1.0 - y) * np.log1p(-a)).sum() / len(a))
 
     def value_from_logits(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> float:
-        # log(1 + e^z) - y z, written so that neither exp overflows nor log sees 0.
-        total = np.maximum(z, 0.0) - y * z + np.log1p(np.exp(-np.abs(z)))
-        return float(total.sum() / len(z))
+        # log(1 + e^z) - y z; logaddexp(0, z) neither overflows nor takes log(0).
+        total = np.logaddexp(0.0, z)
+        total -= y * z
+        return float(np.add.reduce(total, axis=None)) / len(z)
 
-    def grad(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """dL/da = (a - y) / (a (1 - a)) / n"""
         a = np.clip(a, _EPS, 1.0 - _EPS)
-        return (a - y) / (a * (1.0 - a) * len(a))
+        return np.divide(a - y, a * (1.0 - a) * len(a), out=out)
 
-    def grad_logits(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def grad_logits(self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """dL/dz = (a - y) / n for a sigmoid output"""
-        return (a - y) * (1.0 / len(a))
+        out = np.subtract(a, y, out=out)
+        out *= 1.0 / len(a)
+        return out
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -99,13 +107,16 @@ class SoftmaxCrossEntropy(Loss):
         log_a = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         return float(-(y * log_a).sum() / len(z))
 
-    def grad(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """dL/da = -y / a / n"""
-        return -y / (np.maximum(a, _EPS) * len(a))
+        return np.divide(-y, np.maximum(a, _EPS) * len(a), out=out)
 
-    def grad_logits(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def grad_logits(self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """dL/dz = (a * sum_k y - y) / n for a softmax output (a - y for one-hot y)"""
-        return (a * y.sum(axis=1, keepdims=True) - y) * (1.0 / len(a))
+        out = np.multiply(a, y.sum(axis=1, keepdims=True), out=out)
+        out -= y
+        out *= 1.0 / len(a)
+        return out
 
 
 LOSSES: dict[str, type[Loss]] = {

@@ -22,7 +22,31 @@ class Network:
             Dense(n_in, n_out, layer.activation, layer.bias, self.dtype)
             for n_in, n_out, layer in zip(sizes, sizes[1:], spec.layers)
         ]
+        self._flatten()
+        self._grad_out: np.ndarray | None = None
         self.initialize(rng if rng is not None else np.random.default_rng(0))
+
+    def _flatten(self) -> None:
+        # Every parameter (and every gradient) is a view into one flat array, in
+        # params_and_grads order, so an optimizer step or a weight copy is one operation.
+        shapes = [p.shape for _, p, _ in self.params_and_grads()]
+        total = sum(int(np.prod(s)) for s in shapes)
+        self.flat_params = np.zeros(total, dtype=self.dtype)
+        self.flat_grads = np.zeros(total, dtype=self.dtype)
+        offset = 0
+
+        def views(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+            nonlocal offset
+            n = int(np.prod(shape))
+            p = self.flat_params[offset : offset + n].reshape(shape)
+            g = self.flat_grads[offset : offset + n].reshape(shape)
+            offset += n
+            return p, g
+
+        for layer in self.layers:
+            W, dW = views(layer.W.shape)
+            b, db = views(layer.b.shape) if layer.b is not None else (None, None)
+            layer.bind(W, dW, b, db)
 
     def initialize(self, rng: np.random.Generator) -> None:
         """Fresh weights from the spec's initialiser; biases start at zero."""
@@ -77,18 +101,29 @@ class Network:
         return x
 
     def loss_and_backward(self, x: np.ndarray, y: np.ndarray, loss: Loss) -> float:
-        """Forward, loss and every parameter gradient for one batch; returns the loss."""
-        a = self.forward(x)
+        """Forward, loss and every parameter gradient for one batch; returns the loss.
+
+        Runs in buffers reused from batch to batch: the layers' ``x``, ``z`` and ``a`` are valid
+        until the next call only (copy them to keep them).
+        """
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        a = x
+        for layer in self.layers:
+            a = layer.train_forward(a)
         last = self.layers[-1]
         deep = len(self.layers) > 1
+        out = self._grad_out
+        if out is None or out.shape != a.shape:
+            out = self._grad_out = np.empty_like(a)
         if loss.fused_activation == last.activation.name:
             value = loss.value_from_logits(last.z, a, y)
-            grad = last.backward_z(loss.grad_logits(a, y), deep)
+            grad = last.train_backward_z(loss.grad_logits(a, y, out=out), deep)
         else:
             value = loss.value(a, y)
-            grad = last.backward(loss.grad(a, y), deep)
+            grad = last.train_backward(loss.grad(a, y, out=out), deep)
         for i in range(len(self.layers) - 2, -1, -1):
-            grad = self.layers[i].backward(grad, i > 0)
+            grad = self.layers[i].train_backward(grad, i > 0)
         return value
 
     def loss(self, x: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[float, np.ndarray]:

@@ -1,16 +1,55 @@
-"""Optimizers update parameters in place from their gradients; ``lr`` may change at any time."""
+"""Optimizers update parameters in place from their gradients; ``lr`` may change at any time.
+
+Given ``flat=(params, grads)``, two 1-D arrays of which every parameter and gradient is a view in
+order (what :class:`Network` keeps), an optimizer updates all parameters in a few whole-array
+operations and keeps its state flat too; ``state()`` still names one array per parameter.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+Flat = tuple[np.ndarray, np.ndarray]
+
+
+def _is_flat(params: list[tuple[str, np.ndarray, np.ndarray]], flat: Flat | None) -> bool:
+    """True when ``flat`` holds exactly the parameters and gradients, in order, with no gaps."""
+    if flat is None:
+        return False
+    offset = 0
+    for _, p, g in params:
+        for arr, base in ((p, flat[0]), (g, flat[1])):
+            if not (arr.flags.c_contiguous and arr.dtype == base.dtype and np.shares_memory(arr, base)):
+                return False
+            start = base.__array_interface__["data"][0] + offset * base.itemsize
+            if arr.__array_interface__["data"][0] != start:
+                return False
+        offset += p.size
+    return offset == flat[0].size == flat[1].size
+
 
 class Optimizer:
     name = ""
 
-    def __init__(self, params: list[tuple[str, np.ndarray, np.ndarray]], lr: float) -> None:
+    def __init__(
+        self, params: list[tuple[str, np.ndarray, np.ndarray]], lr: float, flat: Flat | None = None
+    ) -> None:
         self.params = params
         self.lr = lr
+        self.flat = flat if _is_flat(params, flat) else None
+        # Working space for lr * g and friends, so a step allocates nothing.
+        self._scratch = np.empty_like(self.flat[1]) if self.flat is not None else None
+
+    def _zeros(self) -> tuple[np.ndarray | None, list[np.ndarray]]:
+        """A state array per parameter: views of one flat array when the parameters are flat."""
+        if self.flat is None:
+            return None, [np.zeros_like(p) for _, p, _ in self.params]
+        whole = np.zeros_like(self.flat[0])
+        views, offset = [], 0
+        for _, p, _ in self.params:
+            views.append(whole[offset : offset + p.size].reshape(p.shape))
+            offset += p.size
+        return whole, views
 
     def step(self) -> None:
         raise NotImplementedError
@@ -36,6 +75,11 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr = self.lr
+        if self.flat is not None:
+            p, g = self.flat
+            np.multiply(g, lr, out=self._scratch)
+            p -= self._scratch
+            return
         for _, p, g in self.params:
             p -= lr * g
 
@@ -45,12 +89,20 @@ class Momentum(Optimizer):
 
     name = "momentum"
 
-    def __init__(self, params, lr: float, momentum: float = 0.9) -> None:
-        super().__init__(params, lr)
+    def __init__(self, params, lr: float, momentum: float = 0.9, flat: Flat | None = None) -> None:
+        super().__init__(params, lr, flat)
         self.momentum = momentum
-        self.v = [np.zeros_like(p) for _, p, _ in params]
+        self._v, self.v = self._zeros()
 
     def step(self) -> None:
+        if self.flat is not None:
+            p, g = self.flat
+            v, s = self._v, self._scratch
+            v *= self.momentum
+            np.multiply(g, self.lr, out=s)
+            v -= s
+            p += v
+            return
         for (_, p, g), v in zip(self.params, self.v):
             v *= self.momentum
             v -= self.lr * g
@@ -65,11 +117,19 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, params, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
-        super().__init__(params, lr)
+    def __init__(
+        self,
+        params,
+        lr: float,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        flat: Flat | None = None,
+    ) -> None:
+        super().__init__(params, lr, flat)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
-        self.m = [np.zeros_like(p) for _, p, _ in params]
-        self.v = [np.zeros_like(p) for _, p, _ in params]
+        self._m, self.m = self._zeros()
+        self._v, self.v = self._zeros()
         self.t = np.zeros(1, dtype=np.int64)
 
     def step(self) -> None:
@@ -78,6 +138,22 @@ class Adam(Optimizer):
         b1, b2 = self.beta1, self.beta2
         # Bias corrections folded into the step size, as in the Adam paper's section 2.
         step = self.lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        if self.flat is not None:
+            p, g = self.flat
+            m, v, s = self._m, self._v, self._scratch
+            m *= b1
+            np.multiply(g, 1.0 - b1, out=s)
+            m += s
+            v *= b2
+            np.multiply(g, g, out=s)
+            s *= 1.0 - b2
+            v += s
+            np.sqrt(v, out=s)
+            s += self.eps
+            np.divide(m, s, out=s)
+            s *= step
+            p -= s
+            return
         for (_, p, g), m, v in zip(self.params, self.m, self.v):
             m *= b1
             m += (1.0 - b1) * g
@@ -96,10 +172,10 @@ class Adam(Optimizer):
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}
 
 
-def make(name: str, params, lr: float, momentum: float = 0.9) -> Optimizer:
+def make(name: str, params, lr: float, momentum: float = 0.9, flat: Flat | None = None) -> Optimizer:
     if name == "momentum":
-        return Momentum(params, lr, momentum)
+        return Momentum(params, lr, momentum, flat=flat)
     try:
-        return OPTIMIZERS[name](params, lr)
+        return OPTIMIZERS[name](params, lr, flat=flat)
     except KeyError:
         raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}") from None

@@ -18,6 +18,13 @@ from nnbench.engine import losses, optimizers
 from nnbench.engine.network import Network
 from nnbench.errors import IncompatibleError, SpecError, TrainingDiverged
 
+GRADIENTS = ("backprop", "numerical")
+# Numerical gradients are taken on a float64 copy of the network with this step (the
+# from-scratch tutorial's h): float32 central differences would be mostly rounding noise.
+NUMERICAL_H = 1e-4
+# A training set whose network-ready floats fit in this many bytes is converted once, not per batch.
+FEATURE_CACHE_BYTES = 64 << 20
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -31,6 +38,8 @@ class TrainConfig:
     epochs: int = 1000
     seed: int = 0
     shuffle: bool = True
+    # "numerical": central differences instead of backprop (two forward passes per parameter)
+    gradients: str = "backprop"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -49,6 +58,8 @@ class TrainConfig:
             raise SpecError(f"epochs must be a whole number >= 0, got {self.epochs}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise SpecError(f"the seed must be a whole number >= 0, got {self.seed}")
+        if self.gradients not in GRADIENTS:
+            raise SpecError(f"gradients must be one of {', '.join(GRADIENTS)}, got {self.gradients!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -62,7 +73,8 @@ class TrainConfig:
         if unknown:
             raise SpecError(f"unknown training settings: {', '.join(unknown)}")
         kinds = {"loss": str, "optimizer": str, "lr": (int, float), "momentum": (int, float),
-                 "batch_size": int, "epochs": int, "seed": int, "shuffle": bool}
+                 "batch_size": int, "epochs": int, "seed": int, "shuffle": bool,
+                 "gradients": str}
         for key, value in d.items():
             if not isinstance(value, kinds[key]) or (isinstance(value, bool) and kinds[key] is not bool):
                 raise SpecError(f"training setting {key!r} has the wrong type: {value!r}")
@@ -170,7 +182,10 @@ class Trainer:
         self.config = config
         self.loss = losses.get(config.loss)
         self.rng = np.random.default_rng(config.seed)
-        self.optimizer = optimizers.make(config.optimizer, list(net.params_and_grads()), config.lr, config.momentum)
+        self.optimizer = optimizers.make(
+            config.optimizer, list(net.params_and_grads()), config.lr, config.momentum,
+            flat=(net.flat_params, net.flat_grads),
+        )
         self.x_train, self.y_train = x_train, y_train.astype(net.dtype, copy=False)
         same = x_test is None or x_test is x_train
         self.x_test = None if same else x_test
@@ -191,10 +206,19 @@ class Trainer:
         self.history = History()
         # Weights at the start of this epoch, and at the start of the epoch with the lowest loss:
         # what divergence falls back to.
-        self._epoch_start = [p.copy() for _, p, _ in net.params_and_grads()]
-        self._best = [p.copy() for _, p, _ in net.params_and_grads()]
+        self._epoch_start = net.flat_params.copy()
+        self._best = net.flat_params.copy()
         self._best_loss = math.inf
         self._best_epoch = 0
+        # Class of every training row, once, so a batch's accuracy is one comparison.
+        self._labels = None
+        if self.classification:
+            y = self.y_train
+            self._labels = y[:, 0] > 0.5 if y.shape[1] == 1 else np.argmax(y, axis=1)
+        self._features = None
+        if x_train.dtype != net.dtype or x_scale != 1.0:
+            if len(x_train) * x_train.shape[1] * net.dtype.itemsize <= FEATURE_CACHE_BYTES:
+                self._features = self.features(x_train)
 
     @property
     def lr(self) -> float:
@@ -221,8 +245,30 @@ class Trainer:
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One gradient step on one batch; returns the batch loss before the update."""
-        value = self.net.loss_and_backward(x, y, self.loss)
+        if self.config.gradients == "numerical":
+            value = self.numerical_gradients(x, y)
+        else:
+            value = self.net.loss_and_backward(x, y, self.loss)
         self.optimizer.step()
+        return value
+
+    def numerical_gradients(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Fill the gradients by central differences, as the from-scratch tutorial does:
+        dL/dp = (L(p + h) - L(p - h)) / 2h, two forward passes per parameter. Returns the loss."""
+        from nnbench.engine.gradcheck import numerical_gradients
+
+        net = self.net
+        if net.dtype == np.float64:
+            work = net
+        else:
+            work = Network(replace(net.spec, dtype="float64"))
+            work.set_weights(net.weights())
+        x64, y64 = x.astype(np.float64, copy=False), y.astype(np.float64, copy=False)
+        grads = numerical_gradients(work, self.loss, x64, y64, h=NUMERICAL_H)
+        for name, _, g in net.params_and_grads():
+            g[...] = grads[name]
+        # One plain forward pass leaves the outputs where the accuracy looks for them.
+        value, _ = net.loss(x.astype(net.dtype, copy=False), y, self.loss)
         return value
 
     def steps(self) -> Iterator[Step]:
@@ -232,23 +278,28 @@ class Trainer:
             bs = self.batch_size
             full = bs >= n
             order = None if full or not self.config.shuffle else self.rng.permutation(n)
-            x_all = self.features(self.x_train) if full else None
-            for keep, (_, p, _) in zip(self._epoch_start, self.net.params_and_grads()):
-                np.copyto(keep, p)
-            total, correct_sum = 0.0, 0.0
+            cached = self._features
+            x_all = self.features(self.x_train) if full and cached is None else cached
+            np.copyto(self._epoch_start, self.net.flat_params)
+            total, correct_sum = 0.0, 0
+            labels = self._labels
             for start in range(0, n, bs):
                 if full:
-                    xb, yb = x_all, self.y_train
+                    xb, yb, lb = x_all, self.y_train, labels
                 else:
                     idx = order[start : start + bs] if order is not None else slice(start, start + bs)
-                    xb, yb = self.features(self.x_train[idx]), self.y_train[idx]
+                    xb = cached[idx] if cached is not None else self.features(self.x_train[idx])
+                    yb = self.y_train[idx]
+                    lb = labels[idx] if labels is not None else None
                 value = self.train_step(xb, yb)
                 if not math.isfinite(value) or value > EXPLODED * max(self._best_loss, 1e-6):
                     self._diverged(value)
                 self.step_count += 1
                 total += value * len(xb)
-                if self.classification:
-                    correct_sum += accuracy(self.net.layers[-1].a, yb) * len(xb)
+                if lb is not None:
+                    out = self.net.layers[-1].a
+                    pred = out[:, 0] > 0.5 if out.shape[1] == 1 else np.argmax(out, axis=1)
+                    correct_sum += int(np.count_nonzero(pred == lb))
                 last = start + bs >= n
                 if last:
                     self._end_epoch(total / n, correct_sum / n)
@@ -257,8 +308,7 @@ class Trainer:
     def _end_epoch(self, train_loss: float, train_acc: float) -> None:
         if train_loss <= self._best_loss:
             self._best_loss, self._best_epoch = train_loss, self.epoch
-            for keep, start in zip(self._best, self._epoch_start):
-                np.copyto(keep, start)
+            np.copyto(self._best, self._epoch_start)
         self.epoch += 1
         row = {"epoch": self.epoch, "train_loss": train_loss}
         if self.classification:
@@ -283,8 +333,7 @@ class Trainer:
         return result
 
     def _diverged(self, value: float) -> None:
-        for keep, (_, p, _) in zip(self._best, self.net.params_and_grads()):
-            np.copyto(p, keep)
+        np.copyto(self.net.flat_params, self._best)
         self.optimizer.reset()
         what = "became infinite or NaN" if not math.isfinite(value) else f"exploded to {value:.3g}"
         raise TrainingDiverged(

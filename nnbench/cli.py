@@ -1,0 +1,413 @@
+"""The ``nnbench`` command: open the window, or train, predict and benchmark headless.
+
+    nnbench                       open the window
+    nnbench FILE                  open an experiment in the window
+    nnbench presets               list the built-in experiments
+    nnbench train PRESET_OR_FILE  train headless [--epochs N] [--seed S] [--save FILE] [--json]
+    nnbench predict FILE --input 1,0,0
+    nnbench bench                 time the engine against PyTorch CPU
+
+Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from nnbench import __version__
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+COMMANDS = ("presets", "train", "predict", "bench")
+
+
+class UsageError(Exception):
+    """A bad command line: reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nnbench", description="A bench for small neural networks. Without a command, "
+                "opens the window (with FILE, opens that experiment).")
+    p.add_argument("--version", action="version", version=f"nnbench {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("presets", help="list the built-in experiments")
+
+    t = sub.add_parser("train", help="train a preset or an experiment file headless")
+    t.add_argument("experiment", metavar="PRESET_OR_FILE")
+    t.add_argument("--epochs", type=_count, help="epochs to train (default: the experiment's)")
+    t.add_argument("--seed", type=_count, help="seed for the network's weights and the batch order")
+    t.add_argument("--lr", type=float, help="learning rate (default: the experiment's)")
+    t.add_argument("--save", metavar="FILE", help="save the trained experiment (.npz) to FILE")
+    t.add_argument("--json", action="store_true", help="print the final metrics as JSON on the last line")
+    t.add_argument("--gradients", choices=("backprop", "numerical"),
+                   help="numerical: time central-difference gradients against backprop on a few rows")
+    t.add_argument("--rows", type=_count, default=10, help="rows for --gradients numerical (default 10)")
+    t.add_argument("--steps", type=_count, default=2, help="steps for --gradients numerical (default 2)")
+    t.add_argument("--every", type=_count, help="print a line every N epochs (default: the experiment's)")
+    t.add_argument("--threads", type=_count, default=1,
+                   help="BLAS threads (default 1: as fast for small networks, far faster on a busy machine)")
+    t.add_argument("--data-dir", metavar="DIR", help="read MNIST from DIR instead of the download cache")
+    t.add_argument("--mnist-mirror", metavar="URL", help="download MNIST from this mirror if it is missing")
+
+    pr = sub.add_parser("predict", help="print a trained network's output for some inputs")
+    pr.add_argument("experiment", metavar="FILE")
+    pr.add_argument("--input", action="append", required=True, metavar="X1,X2,...",
+                    help="one row of inputs, comma-separated; repeat for more rows")
+    pr.add_argument("--json", action="store_true", help="print the outputs as JSON")
+
+    b = sub.add_parser("bench", help="time the engine against PyTorch CPU (when installed)")
+    b.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
+    b.add_argument("--threads", default="1,2", help="BLAS thread counts to compare (default 1,2)")
+    b.add_argument("--no-torch", action="store_true", help="time the engine only")
+    return p
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+            if len(argv) > 1:
+                raise UsageError(f"unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}")
+            return _open_window(argv[0] if argv else None)
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            return _open_window(None)
+        commands = {"presets": _presets, "train": _train, "predict": _predict, "bench": _bench}
+        return commands[args.command](args)
+    except UsageError as e:
+        return _fail(str(e), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as e:  # noqa: BLE001 - the promise is: no traceback, ever
+        from nnbench.errors import NnbenchError, TrainingDiverged
+
+        if isinstance(e, TrainingDiverged):
+            return _fail(f"training diverged: {e}", EXIT_DIVERGED)
+        if isinstance(e, NnbenchError):
+            return _fail(str(e), EXIT_ERROR)
+        if isinstance(e, OSError):
+            return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), EXIT_ERROR)
+        if os.environ.get("NNBENCH_DEBUG"):
+            raise
+        return _fail(f"internal error ({type(e).__name__}: {e}); set NNBENCH_DEBUG=1 for details", EXIT_ERROR)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"nnbench: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return code
+
+
+# ---- the window --------------------------------------------------------------------------------
+
+
+def _open_window(path: str | None) -> int:
+    if path is not None and not Path(path).is_file():
+        from nnbench import presets, resources
+
+        if path not in presets.names():
+            raise UsageError(f"{path}: no such file, preset or command (commands: {', '.join(COMMANDS)})")
+        path = str(resources.preset_path(path))  # the window opens presets as files
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        from nnbench.errors import NnbenchError
+
+        # Qt would abort the interpreter here; say so instead.
+        raise NnbenchError("no display to open the window on (DISPLAY is not set); "
+                           "use 'nnbench train' to work headless")
+    try:
+        from nnbench.ui import app
+    except ImportError as e:
+        from nnbench.errors import NnbenchError
+
+        raise NnbenchError(f"the window cannot open: {e}; the headless commands still work") from None
+    return int(app.main(path) or 0)
+
+
+# ---- presets -----------------------------------------------------------------------------------
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from nnbench.presets import list_presets
+
+    rows = list_presets()
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, title in rows:
+        print(f"{name:<{width}}  {title}")
+    return 0
+
+
+# ---- train -------------------------------------------------------------------------------------
+
+
+def resolve(spec: str):
+    """A preset name or an experiment file (.json or trained .npz) as an Experiment."""
+    from nnbench import presets
+    from nnbench.errors import SpecError
+    from nnbench.experiment import load_experiment
+
+    if Path(spec).is_file():
+        return load_experiment(spec)
+    if spec in presets.names():
+        return presets.load_preset(spec)
+    raise SpecError(f"{spec}: no such file or preset (see 'nnbench presets')")
+
+
+def _mnist_source(source: dict[str, Any], args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
+    """Point an MNIST source at --data-dir, or download into the cache when the files are missing."""
+    from nnbench.data import mnist
+
+    if source.get("kind") != "mnist":
+        return source
+    if args.data_dir:
+        keep = {k: v for k, v in source.items() if k in ("subset", "test_subset", "split")}
+        return {"kind": "mnist", "path": str(Path(args.data_dir)), **keep}
+    if source.get("cache") is True:
+        cache = mnist.default_cache_dir()
+        have_test = all((cache / f).is_file() or (cache / f.removesuffix(".gz")).is_file()
+                        for f in (mnist.TEST_IMAGES, mnist.TEST_LABELS))
+        if not have_test:
+            mirror = args.mnist_mirror or mnist.DEFAULT_MIRROR
+            print(f"MNIST is not in {cache}; downloading from {mirror}", file=out)
+            mnist.download_mnist(cache, mirror=mirror)
+    return source
+
+
+def _train(args: argparse.Namespace) -> int:
+    from nnbench.experiment import compare_gradients, save_experiment
+
+    out = sys.stdout
+    exp = resolve(args.experiment)
+    changes: dict[str, Any] = {}
+    if args.epochs is not None:
+        changes["epochs"] = args.epochs
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.lr is not None:
+        changes["lr"] = args.lr
+    if changes:
+        exp = exp.with_training(**changes)
+    if args.seed is not None and exp.saved is None:
+        exp = exp.replace(net_seed=args.seed)
+    exp = exp.replace(dataset=_mnist_source(exp.dataset, args, out))
+
+    gradients = args.gradients or exp.training.gradients
+    if gradients == "numerical":
+        if args.save:
+            raise UsageError("--save does not apply to --gradients numerical (a timing comparison)")
+        with _blas_threads(args.threads):
+            return _numerical(exp, args, out, compare_gradients)
+    with _blas_threads(args.threads):
+        return _run(exp, args, out, save_experiment)
+
+
+def _blas_threads(n: int):
+    """Limit BLAS threads while training (0: leave the library's default)."""
+    import contextlib
+
+    if not n:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
+    ds, net, trainer = exp.build()
+    every = args.every or exp.report_every or max(1, exp.training.epochs // 10)
+    name = exp.name
+    start_epoch = trainer.epoch
+    print(f"training {name}: {net!r} on {ds.name} ({len(ds.x_train)} training rows), "
+          f"{exp.training.epochs} epoch(s)"
+          + (f", continuing from epoch {start_epoch}" if start_epoch else ""),
+          file=out)
+    bar = _Progress(exp.training.epochs, sys.stderr) if _is_tty(sys.stderr) and not args.json else None
+    started = time.perf_counter()
+    target = start_epoch + exp.training.epochs
+    try:
+        if exp.training.epochs > 0:
+            for step in trainer.steps():
+                if bar is not None:
+                    bar.update(step.epoch - start_epoch, step.loss)
+                if step.epoch_end:
+                    done = step.epoch - start_epoch
+                    if done % every == 0 or step.epoch >= target:
+                        if bar is not None:
+                            bar.clear()
+                        print(_epoch_line(trainer), file=out, flush=True)
+                    if step.epoch >= target:
+                        break
+    finally:
+        if bar is not None:
+            bar.clear()
+    seconds = time.perf_counter() - started
+    if args.save:
+        save_experiment(args.save, exp, net, trainer)
+        print(f"saved to {args.save}", file=out)
+    metrics = _metrics(trainer, exp.training.epochs, seconds)
+    print(_summary(metrics), file=out)
+    if args.json:
+        print(json.dumps(metrics), file=out)
+    return 0
+
+
+def _numerical(exp, args: argparse.Namespace, out: TextIO, compare) -> int:
+    print(f"{exp.name}: {exp.network.n_params()} weights, numerical gradients take two forward passes "
+          f"each; timing {args.steps} step(s) on {args.rows} row(s)...", file=out, flush=True)
+    r = compare(exp, rows=max(args.rows, 1), steps=max(args.steps, 1))
+    print(f"numerical: {r['numerical_s_per_step']:.3f} s per step", file=out)
+    print(f"backprop:  {r['backprop_s_per_step'] * 1e6:.0f} us per step", file=out)
+    print(f"numerical gradients are {r['slowdown']:,.0f} times slower; largest relative difference between "
+          f"the two gradients: {r['max_relative_difference']:.2e}", file=out)
+    if args.json:
+        print(json.dumps(r), file=out)
+    return 0
+
+
+def _epoch_line(trainer) -> str:
+    h = trainer.history
+    parts = [f"epoch {trainer.epoch}", f"loss {h.last('train_loss'):.6g}"]
+    for key, label in (("train_acc", "acc"), ("test_loss", "test loss"), ("test_acc", "test acc")):
+        value = h.last(key)
+        if math.isfinite(value):
+            parts.append(f"{label} {value:.4f}" if "acc" in key else f"{label} {value:.6g}")
+    return "  ".join(parts)
+
+
+def _metrics(trainer, epochs: int, seconds: float) -> dict[str, Any]:
+    h = trainer.history
+    metrics: dict[str, Any] = {"epochs": trainer.epoch, "epochs_run": epochs, "steps": trainer.step_count,
+                               "seconds": round(seconds, 4)}
+    for key, name in (("train_loss", "loss"), ("train_acc", "accuracy"), ("test_loss", "test_loss"),
+                      ("test_acc", "test_accuracy")):
+        value = h.last(key)
+        if math.isfinite(value):
+            metrics[name] = value
+    return metrics
+
+
+def _summary(m: dict[str, Any]) -> str:
+    parts = [f"done: {m['epochs_run']} epoch(s) in {m['seconds']:.2f} s (epoch {m['epochs']})"]
+    if "loss" in m:
+        parts.append(f"loss {m['loss']:.6g}")
+    if "accuracy" in m:
+        parts.append(f"accuracy {m['accuracy']:.4f}")
+    if "test_accuracy" in m:
+        parts.append(f"test accuracy {m['test_accuracy']:.4f}")
+    return ", ".join(parts)
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Progress:
+    """A one-line bar on a terminal, redrawn at most 10 times a second."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total, self.stream, self.last = max(total, 1), stream, 0.0
+
+    def update(self, done: int, loss: float) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        frac = min(done / self.total, 1.0)
+        filled = int(30 * frac)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {frac:4.0%} epoch {done}/{self.total}"
+                          f"  loss {loss:.4g} ")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        self.stream.write("\r\x1b[K")
+        self.stream.flush()
+
+
+# ---- predict -----------------------------------------------------------------------------------
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from nnbench.errors import SpecError
+
+    exp = resolve(args.experiment)
+    rows = []
+    for text in args.input:
+        try:
+            rows.append([float(v) for v in text.replace(";", ",").split(",") if v.strip()])
+        except ValueError:
+            raise UsageError(f"--input {text!r}: give numbers separated by commas") from None
+    if any(len(r) != len(rows[0]) for r in rows):
+        raise UsageError("every --input row needs the same number of values")
+    net = exp.saved.network() if exp.saved is not None else None
+    if net is None:
+        from nnbench.engine import Network
+
+        print("note: this experiment is not trained; the outputs come from its initial weights",
+              file=sys.stderr)
+        net = Network(exp.network, np.random.default_rng(exp.net_seed))
+    x = np.array(rows, dtype=float)
+    if not np.all(np.isfinite(x)):
+        raise SpecError("inputs must be finite numbers")
+    y = net.predict(x)
+    if args.json:
+        print(json.dumps({"outputs": y.tolist()}))
+        return 0
+    softmax = exp.network.output.activation == "softmax"
+    for row, out in zip(rows, y, strict=True):
+        values = " ".join(f"{v:.6g}" for v in out)
+        extra = f"  (class {int(np.argmax(out))})" if softmax else ""
+        print(f"{','.join(f'{v:g}' for v in row)} -> {values}{extra}")
+    return 0
+
+
+# ---- bench -------------------------------------------------------------------------------------
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from nnbench import resources
+    from nnbench.errors import NnbenchError
+
+    path = resources.benchmark_path("bench_engine.py")
+    if not path.is_file():
+        raise NnbenchError(f"the benchmark script is not installed ({path}); run it from a source checkout")
+    spec = importlib.util.spec_from_file_location("nnbench_bench_engine", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    except ValueError:
+        raise UsageError(f"--threads {args.threads!r}: give thread counts like 1,2") from None
+    if not threads or any(t < 1 for t in threads):
+        raise UsageError("--threads needs counts >= 1")
+    return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch) or 0)
