@@ -1,0 +1,28 @@
+"""Start the window: ``nnbench`` with no arguments, or ``python -m nnbench``."""
+
+from __future__ import annotations
+
+import sys
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QApplication
+
+from nnbench.ui.main_window import MainWindow
+
+
+def configure_pyqtgraph() -> None:
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="#333")
+
+
+def main(path: str | None = None) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("nnbench")
+    configure_pyqtgraph()
+    window = MainWindow()
+    app.aboutToQuit.connect(window.session.shutdown)
+    window.show()
+    if path:
+        window.session.load(path)
+    else:
+        window.start_default()
+    return app.exec()

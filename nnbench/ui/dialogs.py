@@ -1,0 +1,23 @@
+"""Every modal dialog behind one small function, so tests can replace them."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+NETWORK_FILTER = "nnbench network (*.npz);;All files (*)"
+
+
+def ask_save_path(parent: QWidget, title: str, suggested: str, file_filter: str = NETWORK_FILTER) -> str | None:
+    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, file_filter)
+    if path and not path.lower().endswith(".npz") and "npz" in file_filter:
+        path += ".npz"
+    return path or None
+
+
+def ask_open_path(parent: QWidget, title: str, file_filter: str = NETWORK_FILTER) -> str | None:
+    path, _ = QFileDialog.getOpenFileName(parent, title, "", file_filter)
+    return path or None
+
+
+def show_error(parent: QWidget, title: str, text: str) -> None:
+    QMessageBox.warning(parent, title, text)

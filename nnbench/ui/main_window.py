@@ -1,0 +1,208 @@
+"""The main window: assembles the panels, the training toolbar and the menus."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGroupBox,
+    QLabel,
+    QMainWindow,
+    QSpinBox,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nnbench.engine.losses import LOSS_TITLES
+from nnbench.engine.optimizers import OPTIMIZERS
+from nnbench.engine.training import TrainConfig
+from nnbench.ui import dialogs
+from nnbench.ui.dataset_panel import DatasetPanel
+from nnbench.ui.network_panel import NetworkPanel
+from nnbench.ui.plots_panel import PlotsPanel
+from nnbench.ui.session import Session
+
+DEFAULT_SOURCE = ("generator", "xor")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("nnbench")
+        self.session = session or Session(self)
+        self.last_error = ""
+
+        self.dataset_panel = DatasetPanel(self.session)
+        self.network_panel = NetworkPanel(self.session)
+        self.plots_panel = PlotsPanel(self.session)
+
+        data_box = QGroupBox("Dataset")
+        QVBoxLayout(data_box).addWidget(self.dataset_panel)
+        net_box = QGroupBox("Network")
+        QVBoxLayout(net_box).addWidget(self.network_panel)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(4, 4, 4, 4)
+        side_layout.addWidget(data_box)
+        side_layout.addWidget(net_box, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(side)
+        split.addWidget(self.plots_panel)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([320, 900])
+        self.setCentralWidget(split)
+
+        self._build_toolbar()
+        self._build_menus()
+        self.statusBar().showMessage("Ready")
+
+        s = self.session
+        s.running_changed.connect(self._on_running_changed)
+        s.config_changed.connect(self._on_config_changed)
+        s.message.connect(self._on_message)
+        s.error.connect(self._on_error)
+        s.diverged.connect(self._on_diverged)
+        s.frame.connect(self._on_frame)
+        self.resize(1280, 760)
+
+    def start_default(self) -> None:
+        """Open the default experiment: 2-D XOR and a small tanh network."""
+        self.dataset_panel.select(*DEFAULT_SOURCE)
+
+    # --- toolbar --------------------------------------------------------------------------
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Training")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(bar)
+        self.train_action = QAction("▶ Train", self)
+        self.train_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        self.train_action.setToolTip("Train until paused (Space)")
+        self.step_action = QAction("Step", self)
+        self.step_action.setToolTip("Train one epoch, then stop")
+        self.reset_action = QAction("Reset", self)
+        self.reset_action.setToolTip("Fresh weights and an empty history")
+        bar.addAction(self.train_action)
+        bar.addAction(self.step_action)
+        bar.addAction(self.reset_action)
+        bar.addSeparator()
+
+        self.lr_box = QDoubleSpinBox()
+        self.lr_box.setDecimals(5)
+        self.lr_box.setRange(0.00001, 100.0)
+        self.lr_box.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        self.lr_box.setKeyboardTracking(False)
+        self.lr_box.setAccessibleName("learning rate")
+        self.optimizer_box = QComboBox()
+        self.optimizer_box.addItems(list(OPTIMIZERS))
+        self.loss_box = QComboBox()
+        for name, title in LOSS_TITLES.items():
+            self.loss_box.addItem(title, name)
+        self.batch_box = QSpinBox()
+        self.batch_box.setRange(0, 100_000)
+        self.batch_box.setSpecialValueText("all")
+        self.batch_box.setKeyboardTracking(False)
+        self.epochs_box = QSpinBox()
+        self.epochs_box.setRange(0, 10_000_000)
+        self.epochs_box.setSpecialValueText("no limit")
+        self.epochs_box.setKeyboardTracking(False)
+        for label, widget in (("Learning rate", self.lr_box), ("Optimizer", self.optimizer_box),
+                              ("Loss", self.loss_box), ("Batch", self.batch_box),
+                              ("Stop at epoch", self.epochs_box)):
+            bar.addWidget(QLabel(f" {label} "))
+            bar.addWidget(widget)
+        bar.addSeparator()
+        self.epoch_label = QLabel(" epoch 0 ")
+        bar.addWidget(self.epoch_label)
+
+        self.train_action.triggered.connect(self._on_train_toggled)
+        self.step_action.triggered.connect(self.session.step)
+        self.reset_action.triggered.connect(self.session.reset)
+        self.lr_box.valueChanged.connect(lambda v: self.session.set_config(lr=float(v)))
+        self.optimizer_box.currentTextChanged.connect(lambda t: self.session.set_config(optimizer=t))
+        self.loss_box.currentIndexChanged.connect(
+            lambda _: self.session.set_config(loss=self.loss_box.currentData()))
+        self.batch_box.valueChanged.connect(lambda v: self.session.set_config(batch_size=int(v)))
+        self.epochs_box.valueChanged.connect(lambda v: self.session.set_config(epochs=int(v)))
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = file_menu.addAction("&Open Network…")
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.save_action = file_menu.addAction("&Save Network…")
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("&Quit")
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.open_action.triggered.connect(self._on_open)
+        self.save_action.triggered.connect(self._on_save)
+        quit_action.triggered.connect(self.close)
+
+    # --- slots ------------------------------------------------------------------------------
+    @Slot()
+    def _on_train_toggled(self) -> None:
+        if self.session.running:
+            self.session.pause()
+        else:
+            self.session.train()
+
+    @Slot(bool)
+    def _on_running_changed(self, running: bool) -> None:
+        self.train_action.setText("⏸ Pause" if running else "▶ Train")
+
+    @Slot(object)
+    def _on_config_changed(self, config: TrainConfig) -> None:
+        for box, value in ((self.lr_box, config.lr), (self.batch_box, config.batch_size),
+                           (self.epochs_box, config.epochs)):
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+        for box, value in ((self.optimizer_box, config.optimizer),):
+            box.blockSignals(True)
+            box.setCurrentText(value)
+            box.blockSignals(False)
+        self.loss_box.blockSignals(True)
+        self.loss_box.setCurrentIndex(self.loss_box.findData(config.loss))
+        self.loss_box.blockSignals(False)
+
+    @Slot(object)
+    def _on_frame(self, frame) -> None:
+        self.epoch_label.setText(f" epoch {frame.snapshot.epoch:,} ")
+
+    @Slot(str)
+    def _on_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    @Slot(str)
+    def _on_error(self, text: str) -> None:
+        self.last_error = text
+        self.statusBar().showMessage(text.splitlines()[0], 15000)
+        dialogs.show_error(self, "nnbench", text)
+
+    @Slot(str)
+    def _on_diverged(self, text: str) -> None:
+        self.last_error = text
+        self.statusBar().showMessage("Training diverged: lower the learning rate", 15000)
+        dialogs.show_error(self, "Training diverged", text)
+
+    @Slot()
+    def _on_save(self) -> None:
+        path = dialogs.ask_save_path(self, "Save network", "network.npz")
+        if path:
+            self.session.save(path)
+
+    @Slot()
+    def _on_open(self) -> None:
+        path = dialogs.ask_open_path(self, "Open network")
+        if path:
+            self.session.load(path)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.session.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,240 @@
+"""The plots panel: what the network outputs over the data, and how training is going."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Slot
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from nnbench.data import Dataset
+from nnbench.ui import colors
+from nnbench.ui.session import Session, View
+from nnbench.ui.worker import Frame
+
+TRAIN_PEN = pg.mkPen((8, 119, 189), width=2)
+TEST_PEN = pg.mkPen((245, 147, 34), width=2, style=Qt.PenStyle.DashLine)
+
+
+def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    w = pg.PlotWidget(background="w")
+    item = w.getPlotItem()
+    item.setTitle(title, color="#333", size="11pt")
+    item.setLabel("bottom", x_label, color="#333")
+    item.setLabel("left", y_label, color="#333")
+    item.showGrid(x=True, y=True, alpha=0.2)
+    for axis in ("left", "bottom"):
+        item.getAxis(axis).setTextPen("#333")
+        item.getAxis(axis).setPen("#888")
+    return w
+
+
+class PlotsPanel(QTabWidget):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.dataset: Dataset | None = None
+        self.view: View | None = None
+        self.frames_drawn = 0
+
+        # Output: decision surface, fitted curve, or per-row bars.
+        self.output_plot = _plot("Output", "x1", "x2")
+        self.output_plot.setMinimumSize(280, 260)
+        self.surface = pg.ImageItem()
+        self.output_plot.addItem(self.surface)
+        self.fit_curve = pg.PlotDataItem(pen=pg.mkPen((20, 20, 20), width=2.5))
+        self.output_plot.addItem(self.fit_curve)
+        self.target_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=None, pen=pg.mkPen("#333", width=1.5))
+        self.output_bars = pg.BarGraphItem(x=[], height=[], width=0.45, brush=pg.mkBrush(8, 119, 189, 200))
+        self.output_plot.addItem(self.target_bars)
+        self.output_plot.addItem(self.output_bars)
+        self.train_points = pg.ScatterPlotItem(size=8, pen=pg.mkPen("w", width=1))
+        self.test_points = pg.ScatterPlotItem(size=8, pen=pg.mkPen("#222", width=1.2))
+        self.output_plot.addItem(self.train_points)
+        self.output_plot.addItem(self.test_points)
+        self.output_note = QLabel()
+        self.output_note.setWordWrap(True)
+
+        # Loss and accuracy curves, train solid and test dashed.
+        self.loss_plot = _plot("Loss", "epoch", "loss")
+        self.loss_plot.addLegend(offset=(-10, 10), labelTextColor="#333")
+        self.loss_train = self.loss_plot.plot(pen=TRAIN_PEN, name="train")
+        self.loss_test = self.loss_plot.plot(pen=TEST_PEN, name="test")
+        self.acc_plot = _plot("Accuracy", "epoch", "accuracy")
+        self.acc_plot.addLegend(offset=(-10, -10), labelTextColor="#333")
+        self.acc_plot.setYRange(0, 1.02)
+        self.acc_train = self.acc_plot.plot(pen=TRAIN_PEN, name="train")
+        self.acc_test = self.acc_plot.plot(pen=TEST_PEN, name="test")
+        for curve in (self.loss_train, self.loss_test, self.acc_train, self.acc_test):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        self.log_loss = QCheckBox("log scale")
+        self.log_loss.setChecked(True)
+        self.status = QLabel()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.output_plot, 1)
+        left_layout.addWidget(self.output_note)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.loss_plot, 3)
+        right_layout.addWidget(self.acc_plot, 2)
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
+        row.addWidget(self.log_loss)
+        right_layout.addLayout(row)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.addTab(split, "Training")
+
+        # Weights: one heatmap per layer, inputs across, neurons down.
+        self.weights_view = pg.GraphicsLayoutWidget()
+        self.weights_view.setBackground("w")
+        self.weight_images: list[pg.ImageItem] = []
+        self.addTab(self.weights_view, "Weights")
+
+        self.log_loss.toggled.connect(self._on_log_toggled)
+        session.dataset_changed.connect(self._on_dataset_changed)
+        session.frame.connect(self.show_frame)
+        self._on_log_toggled(True)
+
+    @Slot(bool)
+    def _on_log_toggled(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=on)
+
+    @Slot(object)
+    def _on_dataset_changed(self, ds: Dataset) -> None:
+        self.dataset = ds
+        self.view = self.session.view
+        for item in (self.surface, self.fit_curve, self.target_bars, self.output_bars):
+            item.setVisible(False)
+        self.train_points.setData([])
+        self.test_points.setData([])
+        plot = self.output_plot.getPlotItem()
+        classify = ds.task == "classification"
+        self.acc_plot.setVisible(classify)
+        for curve in (self.loss_train, self.loss_test, self.acc_train, self.acc_test):
+            curve.setData([], [])
+        self._weights_layout = None
+        note = ""
+        if ds.n_features == 2:
+            plot.setTitle("Decision surface" if classify else "Fitted surface")
+            plot.setLabel("bottom", ds.feature_names[0])
+            plot.setLabel("left", ds.feature_names[1])
+            self._scatter_2d(ds)
+            x0, x1, y0, y1 = self.view.bounds
+            self.surface.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+            self.surface.setVisible(True)
+            plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+            plot.setAspectLocked(True)
+            note = "filled: training points, outlined: test points" if len(ds.x_test) else ""
+        elif ds.n_features == 1 and ds.task == "regression":
+            plot.setTitle("Fitted curve")
+            plot.setLabel("bottom", ds.feature_names[0])
+            plot.setLabel("left", ds.target_names[0])
+            plot.setAspectLocked(False)
+            self.train_points.setData(ds.x_train[:, 0], ds.y_train[:, 0], brush=pg.mkBrush(8, 119, 189, 160))
+            self.test_points.setData(ds.x_test[:, 0], ds.y_test[:, 0], brush=pg.mkBrush(255, 255, 255, 0))
+            self.fit_curve.setVisible(True)
+            plot.enableAutoRange()
+        elif len(ds.x_train) <= 64:
+            plot.setTitle("Output per row (outline: target)")
+            plot.setLabel("bottom", "row")
+            plot.setLabel("left", "output")
+            plot.setAspectLocked(False)
+            n = len(ds.x_train)
+            self.target_bars.setOpts(x=np.arange(n), height=ds.y_train[:, 0], width=0.7)
+            self.target_bars.setVisible(True)
+            self.output_bars.setVisible(True)
+            labels = ds.row_labels or tuple("".join(f"{v:g}" for v in row) for row in ds.x_train)
+            plot.getAxis("bottom").setTicks([list(enumerate(labels))])
+            plot.setRange(xRange=(-0.6, n - 0.4), yRange=(0, 1.05), padding=0)
+            note = "bars: the network's output for each row; outlines: the target"
+        else:
+            plot.setTitle("Output")
+            note = f"{ds.n_features} inputs: no plane to draw; see the loss and accuracy curves"
+        self.output_note.setText(note)
+
+    def _scatter_2d(self, ds: Dataset) -> None:
+        if ds.task == "classification":
+            cols = colors.class_colors(max(ds.n_classes, 2))
+            brush_train = [pg.mkBrush(*c) for c in cols[Dataset.labels_of(ds.y_train)]]
+            brush_test = [pg.mkBrush(*c) for c in cols[Dataset.labels_of(ds.y_test)]]
+        else:
+            lim = float(np.max(np.abs(ds.y_train))) or 1.0
+            brush_train = [pg.mkBrush(*c) for c in colors.diverging_rgb(ds.y_train[:, 0], lim)]
+            brush_test = [pg.mkBrush(*c) for c in colors.diverging_rgb(ds.y_test[:, 0], lim)]
+        self.train_points.setData(ds.x_train[:, 0], ds.x_train[:, 1], brush=brush_train)
+        self.test_points.setData(ds.x_test[:, 0], ds.x_test[:, 1], brush=brush_test, symbol="o", size=7,
+                                 pen=pg.mkPen("#222", width=1.5))
+
+    @Slot(object)
+    def show_frame(self, frame: Frame) -> None:
+        ds = self.dataset
+        if ds is None:
+            return
+        self.frames_drawn += 1
+        snap = frame.snapshot
+        h = snap.history
+        epochs = h["epoch"]
+        self.loss_train.setData(epochs, np.maximum(h["train_loss"], 1e-12))
+        if np.isfinite(h["test_loss"]).any():
+            self.loss_test.setData(epochs, np.maximum(h["test_loss"], 1e-12))
+        if ds.task == "classification":
+            self.acc_train.setData(epochs, h["train_acc"])
+            if np.isfinite(h["test_acc"]).any():
+                self.acc_test.setData(epochs, h["test_acc"])
+        text = f"epoch {snap.epoch:,}   step {snap.step:,}   lr {snap.lr:g}"
+        if len(h["train_loss"]):
+            text += f"   train loss {h['train_loss'][-1]:.4g}"
+            if np.isfinite(h["test_loss"][-1]):
+                text += f"   test loss {h['test_loss'][-1]:.4g}"
+        self.status.setText(text)
+        self._draw_output(frame, ds)
+        if self.currentIndex() == 1:
+            self._draw_weights(snap.weights)
+        self.repaint()  # now, while the engine thread waits, instead of later under contention
+
+    def _draw_output(self, frame: Frame, ds: Dataset) -> None:
+        out = frame.grid_output
+        if out is not None and ds.n_features == 2 and self.view is not None:
+            res = self.view.res
+            if ds.task == "classification":
+                rgb = colors.surface_rgb(colors.probabilities(out), (res, res))
+            else:
+                lim = float(np.max(np.abs(ds.y_train))) or 1.0
+                rgb = colors.diverging_rgb(out[:, 0].reshape(res, res), lim)
+            self.surface.setImage(rgb, autoLevels=False, levels=(0, 255))
+        elif out is not None and ds.n_features == 1 and ds.task == "regression":
+            self.fit_curve.setData(self.view.grid[:, 0], out[:, 0])
+        elif frame.data_output is not None and self.output_bars.isVisible():
+            n = len(frame.data_output)
+            self.output_bars.setOpts(x=np.arange(n), height=frame.data_output[:, 0], width=0.45)
+
+    def _draw_weights(self, weights: dict[str, np.ndarray]) -> None:
+        names = sorted((k for k in weights if k.endswith(".W")), key=lambda k: int(k[5:-2]))
+        if len(self.weight_images) != len(names) or getattr(self, "_weights_layout", None) != tuple(
+            weights[k].shape for k in names
+        ):
+            self.weights_view.clear()
+            self.weight_images = []
+            for i, k in enumerate(names):
+                p = self.weights_view.addPlot(row=i, col=0)
+                n_in, n_out = weights[k].shape
+                p.setTitle(f"layer {i + 1}: {n_in} inputs → {n_out} neurons", color="#333", size="10pt")
+                p.hideAxis("bottom")
+                p.hideAxis("left")
+                img = pg.ImageItem()
+                p.addItem(img)
+                p.setAspectLocked(False)
+                self.weight_images.append(img)
+            self._weights_layout = tuple(weights[k].shape for k in names)
+        for img, k in zip(self.weight_images, names):
+            w = weights[k].T  # neurons down, inputs across
+            img.setImage(colors.diverging_rgb(w), autoLevels=False, levels=(0, 255))
