@@ -11,7 +11,7 @@ from nnbench.ui.main_window import MainWindow
 
 
 def configure_pyqtgraph() -> None:
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="#333")
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w", foreground="#333")
 
 
 def main(path: str | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Slot
+from PySide6.QtCore import QCoreApplication, QRectF, Qt, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from nnbench.data import Dataset
@@ -16,13 +16,26 @@ TRAIN_PEN = pg.mkPen((8, 119, 189), width=2)
 TEST_PEN = pg.mkPen((245, 147, 34), width=2, style=Qt.PenStyle.DashLine)
 
 
+MAX_CURVE_POINTS = 1500
+
+
+def thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most ~MAX_CURVE_POINTS evenly strided points and always the last one: drawing cost
+    must not grow with the number of epochs (100,000 epochs of a tiny net take seconds)."""
+    n = len(x)
+    if n <= MAX_CURVE_POINTS:
+        return x, y
+    stride = -(-n // MAX_CURVE_POINTS)
+    idx = np.r_[np.arange(0, n - 1, stride), n - 1]
+    return x[idx], y[idx]
+
+
 def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     w = pg.PlotWidget(background="w")
     item = w.getPlotItem()
     item.setTitle(title, color="#333", size="11pt")
     item.setLabel("bottom", x_label, color="#333")
     item.setLabel("left", y_label, color="#333")
-    item.showGrid(x=True, y=True, alpha=0.2)
     for axis in ("left", "bottom"):
         item.getAxis(axis).setTextPen("#333")
         item.getAxis(axis).setPen("#888")
@@ -183,13 +196,14 @@ class PlotsPanel(QTabWidget):
         snap = frame.snapshot
         h = snap.history
         epochs = h["epoch"]
-        self.loss_train.setData(epochs, np.maximum(h["train_loss"], 1e-12))
-        if np.isfinite(h["test_loss"]).any():
-            self.loss_test.setData(epochs, np.maximum(h["test_loss"], 1e-12))
+        # Log scale needs positive values; a perfect fit's 0 loss is drawn at 1e-12.
+        self.loss_train.setData(*thin(epochs, np.maximum(h["train_loss"], 1e-12)))
+        if len(epochs) and np.isfinite(h["test_loss"][-1]):
+            self.loss_test.setData(*thin(epochs, np.maximum(h["test_loss"], 1e-12)))
         if ds.task == "classification":
-            self.acc_train.setData(epochs, h["train_acc"])
-            if np.isfinite(h["test_acc"]).any():
-                self.acc_test.setData(epochs, h["test_acc"])
+            self.acc_train.setData(*thin(epochs, h["train_acc"]))
+            if len(epochs) and np.isfinite(h["test_acc"][-1]):
+                self.acc_test.setData(*thin(epochs, h["test_acc"]))
         text = f"epoch {snap.epoch:,}   step {snap.step:,}   lr {snap.lr:g}"
         if len(h["train_loss"]):
             text += f"   train loss {h['train_loss'][-1]:.4g}"
@@ -199,7 +213,10 @@ class PlotsPanel(QTabWidget):
         self._draw_output(frame, ds)
         if self.currentIndex() == 1:
             self._draw_weights(snap.weights)
-        self.repaint()  # now, while the engine thread waits, instead of later under contention
+        # Paint now, while the engine thread waits (Session holds it), rather than later under
+        # GIL contention: the scene's dirty-item pass is a posted event, so flush those first.
+        QCoreApplication.sendPostedEvents()
+        self.repaint()
 
     def _draw_output(self, frame: Frame, ds: Dataset) -> None:
         out = frame.grid_output
