@@ -187,3 +187,19 @@ def test_every_dataset_in_the_panel_builds_a_fitting_network(qtbot, errors):
         qtbot.waitUntil(lambda: window.session.worker.trainer.epoch >= 1, timeout=10_000)
     assert not errors
     close_window(window)
+
+
+def test_perceptron_example_reproduces_the_tutorial_in_the_window(qtbot, errors):
+    window = open_window(qtbot)
+    with qtbot.waitSignal(window.session.spec_changed, timeout=10_000):
+        window.example_actions["perceptron"].trigger()
+    s = window.session
+    assert s.dataset.name == "perceptron" and s.spec.sizes == (3, 1)
+    assert s.config.epochs == 10_000
+    window.train_action.trigger()
+    # The preset's epoch limit pauses training by itself.
+    qtbot.waitUntil(lambda: s.worker.trainer.epoch == 10_000 and not s.running, timeout=60_000)
+    out = predictions(qtbot, window, np.array([[1.0, 0.0, 0.0]]))
+    assert out[0, 0] == pytest.approx(0.99993704, abs=2e-6)
+    assert not errors
+    close_window(window)

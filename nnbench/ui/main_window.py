@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from nnbench.engine.losses import LOSS_TITLES
 from nnbench.engine.optimizers import OPTIMIZERS
 from nnbench.engine.training import TrainConfig
+from nnbench import presets, resources
 from nnbench.ui import dialogs
 from nnbench.ui.dataset_panel import DatasetPanel
 from nnbench.ui.network_panel import NetworkPanel
@@ -133,10 +134,18 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.open_action = file_menu.addAction("&Open Network…")
+        self.open_action = file_menu.addAction("&Open Experiment or Network…")
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.save_action = file_menu.addAction("&Save Network…")
+        self.save_action = file_menu.addAction("&Save Experiment…")
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_action.setToolTip("Network, weights, optimizer state, history and dataset, in one .npz")
+        examples = file_menu.addMenu("&Examples")
+        self.example_actions = {}
+        for name, title in presets.list_presets():
+            action = examples.addAction(title)
+            action.setData(name)
+            action.triggered.connect(lambda _=False, n=name: self.open_example(n))
+            self.example_actions[name] = action
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit")
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -191,15 +200,19 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Training diverged: lower the learning rate", 15000)
         dialogs.show_error(self, "Training diverged", text)
 
+    def open_example(self, name: str) -> None:
+        """Open a built-in preset (File > Examples)."""
+        self.session.load(resources.preset_path(name))
+
     @Slot()
     def _on_save(self) -> None:
-        path = dialogs.ask_save_path(self, "Save network", "network.npz")
+        path = dialogs.ask_save_path(self, "Save experiment", "experiment.npz")
         if path:
             self.session.save(path)
 
     @Slot()
     def _on_open(self) -> None:
-        path = dialogs.ask_open_path(self, "Open network")
+        path = dialogs.ask_open_path(self, "Open experiment or network")
         if path:
             self.session.load(path)
 

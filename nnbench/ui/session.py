@@ -16,7 +16,8 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from nnbench import data
 from nnbench.data import Dataset
 from nnbench.engine import LayerSpec, Network, NetworkSpec, TrainConfig, Trainer, files
-from nnbench.errors import IncompatibleError
+from nnbench.errors import FileFormatError, IncompatibleError
+from nnbench.experiment import load_experiment
 from nnbench.ui.worker import EngineWorker, Frame
 
 GRID_RES = 64  # the decision surface is evaluated on GRID_RES x GRID_RES points
@@ -228,26 +229,34 @@ class Session(QObject):
         self._call(job, done)
 
     def load(self, path: str | Path) -> None:
-        """Open a saved network; a bad or unfitting file changes nothing and says why."""
+        """Open an experiment (a preset ``.json`` or a saved ``.npz``) or a bare network file;
+        a bad file, or a network that does not fit, changes nothing and says why."""
         path = str(path)
         current = self.dataset
 
         def job(w: EngineWorker):
-            saved = files.load(path)
-            ds = data.make(saved.dataset) if saved.dataset is not None else current
-            spec = saved.spec
-            if spec.n_inputs != ds.n_features or spec.output.units != ds.n_outputs:
-                raise IncompatibleError(
-                    f"{Path(path).name} holds a network for {spec.n_inputs} input(s) and "
-                    f"{spec.output.units} output(s); the dataset {ds.name!r} has "
-                    f"{ds.n_features} and {ds.n_outputs}"
-                )
-            cfg = saved.config or w.trainer.config
-            net = saved.network()
-            trainer = Trainer(net, cfg, *_arrays(ds), x_scale=ds.x_scale, classification=ds.task == "classification")
-            saved.restore(trainer)
+            try:
+                with open(path, "rb") as f:
+                    is_zip = f.read(2) == b"PK"
+            except OSError as e:
+                raise FileFormatError(f"cannot open {Path(path).name}: {e.strerror or e}") from e
+            saved = files.load(path) if is_zip else None
+            if saved is None or saved.dataset is not None:
+                ds, net, trainer = load_experiment(path).build()
+            else:  # weights alone: they must fit the dataset in use
+                ds = current
+                if ds is None or saved.spec.n_inputs != ds.n_features or saved.spec.output.units != ds.n_outputs:
+                    raise IncompatibleError(
+                        f"{Path(path).name} holds a network for {saved.spec.n_inputs} input(s) and "
+                        f"{saved.spec.output.units} output(s); the dataset {getattr(ds, 'name', '?')!r} "
+                        f"has {getattr(ds, 'n_features', '?')} and {getattr(ds, 'n_outputs', '?')}"
+                    )
+                net = saved.network()
+                trainer = Trainer(net, saved.config or w.trainer.config, *_arrays(ds), x_scale=ds.x_scale,
+                                  classification=ds.task == "classification")
+                saved.restore(trainer)
             _install(w, ds, trainer)
-            return ds, spec, cfg
+            return ds, net.spec, trainer.config
 
         def done(result) -> None:
             self._adopt_result(result)
