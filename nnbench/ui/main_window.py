@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSpinBox,
     QSplitter,
+    QStyle,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -80,14 +81,17 @@ class MainWindow(QMainWindow):
     def _build_toolbar(self) -> None:
         bar = QToolBar("Training")
         bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(bar)
-        self.train_action = QAction("▶ Train", self)
+        style = self.style()
+        self._play_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
+        self._pause_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
+        self.train_action = QAction(self._play_icon, "Train", self)
         self.train_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
         self.train_action.setToolTip("Train until paused (Space)")
-        self.step_action = QAction("Step", self)
+        self.step_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward), "Step", self)
         self.step_action.setToolTip("Train one epoch, then stop")
-        self.reset_action = QAction("Reset", self)
+        self.reset_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Reset", self)
         self.reset_action.setToolTip("Fresh weights and an empty history")
         bar.addAction(self.train_action)
         bar.addAction(self.step_action)
@@ -163,7 +167,8 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:
-        self.train_action.setText("⏸ Pause" if running else "▶ Train")
+        self.train_action.setText("Pause" if running else "Train")
+        self.train_action.setIcon(self._pause_icon if running else self._play_icon)
 
     @Slot(object)
     def _on_config_changed(self, config: TrainConfig) -> None:

@@ -136,7 +136,7 @@ class NetworkPanel(QWidget):
             self.remove_button.setEnabled(bool(hidden))
             if spec is not None:
                 sizes = [n_in, *(h.units for h in hidden), spec.output.units]
-                n_params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+                n_params = NetworkSpec(n_in, (*hidden, spec.output), spec.init, spec.dtype).n_params()
                 self.summary.setText(f"{'-'.join(map(str, sizes))} network, {n_params:,} parameters")
         finally:
             self._syncing = False

@@ -228,6 +228,9 @@ class PlotsPanel(QTabWidget):
                 lim = float(np.max(np.abs(ds.y_train))) or 1.0
                 rgb = colors.diverging_rgb(out[:, 0].reshape(res, res), lim)
             self.surface.setImage(rgb, autoLevels=False, levels=(0, 255))
+            x0, x1, y0, y1 = self.view.bounds
+            # After setImage: a rect set while the item had no image scales the new one wrongly.
+            self.surface.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         elif out is not None and ds.n_features == 1 and ds.task == "regression":
             self.fit_curve.setData(self.view.grid[:, 0], out[:, 0])
         elif frame.data_output is not None and self.output_bars.isVisible():
