@@ -129,10 +129,17 @@ class Session(QObject):
     # --- what the panels call -----------------------------------------------------------
     def set_source(self, source: dict[str, Any]) -> None:
         """Switch to the dataset ``source`` describes; the network's ends follow it."""
+        self._switch(lambda: data.make(source))
+
+    def set_dataset(self, dataset: Dataset) -> None:
+        """Switch to a dataset already built (off the GUI thread: a CSV import, MNIST)."""
+        self._switch(lambda: dataset)
+
+    def _switch(self, make_dataset: Callable[[], Dataset]) -> None:
         hidden, init, seed, config = self.hidden, self.init, self.net_seed, self.config
 
         def job(w: EngineWorker):
-            ds = data.make(source)
+            ds = make_dataset()
             units, out_act, loss = problem_defaults(ds)
             spec = NetworkSpec(ds.n_features, (*hidden, LayerSpec(units, out_act)), init, _dtype(ds))
             cfg = config.replace(loss=loss, batch_size=_batch_for(ds, config.batch_size))
