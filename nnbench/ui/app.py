@@ -6,6 +6,7 @@ import sys
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import QApplication
+from threadpoolctl import threadpool_limits
 
 from nnbench.ui.main_window import MainWindow
 
@@ -15,6 +16,9 @@ def configure_pyqtgraph() -> None:
 
 
 def main(path: str | None = None) -> int:
+    # One BLAS thread: with two, a busy GUI thread on the other core made a 784-128-10 epoch
+    # 3-4x slower (shared/notes/qt-on-this-machine.md; benchmarks/bench_engine.py).
+    threadpool_limits(limits=1, user_api="blas")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("nnbench")
     configure_pyqtgraph()

@@ -1,16 +1,22 @@
-"""The dataset panel: pick a tutorial table or a generator, set its parameters, regenerate."""
+"""The dataset panel: pick a tutorial table or a generator, set its parameters, regenerate;
+or bring your own data (a CSV file, MNIST downloaded or from local files)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -19,7 +25,12 @@ from PySide6.QtWidgets import (
 
 from nnbench import data
 from nnbench.data import Dataset
+from nnbench.ui import dialogs
+from nnbench.ui.csv_dialog import CsvDialog
+from nnbench.ui.loader import Loader, mnist_download_job, mnist_local_job
 from nnbench.ui.session import Session
+
+SUBSETS = (("1,000 digits", 1000), ("10,000 digits", 10_000), ("all 60,000", None))
 
 GROUPS = (
     ("Tutorial tables", [("table", name, title) for name, title in data.TABLES.items()]),
@@ -66,6 +77,12 @@ class DatasetPanel(QWidget):
         self.classes.setValue(3)
         self.regenerate = QPushButton("Regenerate")
         self.regenerate.setToolTip("Draw the points again with these settings")
+        self.csv_button = QPushButton("Your own CSV…")
+        self.csv_button.setToolTip("Train on columns of a CSV file")
+        self.mnist_button = QPushButton("MNIST…")
+        self.mnist_button.setToolTip("Handwritten digits: download them or open local files")
+        self.csv_dialog: CsvDialog | None = None
+        self.mnist_dialog: MnistDialog | None = None
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -81,10 +98,16 @@ class DatasetPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.form)
         layout.addWidget(self.regenerate)
+        own = QHBoxLayout()
+        own.addWidget(self.csv_button)
+        own.addWidget(self.mnist_button)
+        layout.addLayout(own)
         layout.addWidget(self.info)
 
         self.combo.currentIndexChanged.connect(self._on_choice)
         self.regenerate.clicked.connect(self._on_regenerate)
+        self.csv_button.clicked.connect(self.open_csv_dialog)
+        self.mnist_button.clicked.connect(self.open_mnist_dialog)
         session.dataset_changed.connect(self._on_dataset_changed)
 
     def select(self, kind: str, name: str) -> None:
@@ -93,6 +116,25 @@ class DatasetPanel(QWidget):
         if index < 0:
             raise KeyError(name)
         self.combo.setCurrentIndex(index)
+
+    @Slot()
+    def open_csv_dialog(self) -> CsvDialog:
+        """Show the CSV import dialog (window-modal, not blocking); it asks for a file first."""
+        if self.csv_dialog is None:
+            self.csv_dialog = CsvDialog(self)
+            self.csv_dialog.dataset_ready.connect(self.session.set_dataset)
+        self.csv_dialog.open()
+        if self.csv_dialog.table is None:
+            self.csv_dialog._on_browse()
+        return self.csv_dialog
+
+    @Slot()
+    def open_mnist_dialog(self) -> MnistDialog:
+        if self.mnist_dialog is None:
+            self.mnist_dialog = MnistDialog(self)
+            self.mnist_dialog.dataset_ready.connect(self.session.set_dataset)
+        self.mnist_dialog.open()
+        return self.mnist_dialog
 
     def source(self) -> dict[str, Any] | None:
         choice = self.combo.currentData()
@@ -139,7 +181,9 @@ class DatasetPanel(QWidget):
         src = ds.source
         kind, name = src.get("kind"), src.get("name")
         index = self.combo.findData(f"{kind}:{name}")
-        if index >= 0 and index != self.combo.currentIndex():
+        if index < 0:  # CSV or MNIST: no entry in the list, show none
+            index = -1
+        if index != self.combo.currentIndex():
             self.combo.blockSignals(True)
             self.combo.setCurrentIndex(index)
             self.combo.blockSignals(False)
@@ -158,3 +202,124 @@ class DatasetPanel(QWidget):
             f"{ds.n_features} input(s): {', '.join(ds.feature_names[:6])}"
             f"{'…' if ds.n_features > 6 else ''}; {task}"
         )
+
+
+class MnistDialog(QDialog):
+    """MNIST: download from a mirror (cached, checksummed) or open local files; off-thread."""
+
+    dataset_ready = Signal(object)  # the loaded Dataset (then the dialog closes)
+
+    def __init__(self, parent: QWidget | None = None, cache_dir: str | None = None,
+                 checksums: dict[str, str] | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("MNIST handwritten digits")
+        self.cache_dir = cache_dir  # None: the user's data directory (tests pass tmp_path)
+        self.checksums = checksums  # None: the published MD5s (tests pass their own)
+        self.dataset: Dataset | None = None
+        self.loader = Loader(self)
+
+        self.subset = QComboBox()
+        for title, n in SUBSETS:
+            self.subset.addItem(title, n)
+        self.subset.setCurrentIndex(1)
+        self.mirror = QLineEdit(data.DEFAULT_MIRROR)
+        self.mirror.setToolTip("Where the four IDX files are downloaded from: " + ", ".join(data.MIRRORS))
+        self.download_button = QPushButton("Download")
+        self.local_button = QPushButton("Open local files…")
+        self.local_button.setToolTip(
+            "A folder with the four IDX files (gzipped or not), or a Keras mnist.npz"
+        )
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.message = QLabel(f"Downloads once into {cache_dir or data.default_cache_dir()}")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+
+        form = QFormLayout()
+        form.addRow("Training digits", self.subset)
+        form.addRow("Mirror", self.mirror)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.download_button)
+        buttons.addWidget(self.local_button)
+        bar = QHBoxLayout()
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addLayout(bar)
+        layout.addWidget(self.message)
+        layout.addWidget(close)
+        self.resize(520, 220)
+
+        self.download_button.clicked.connect(self.download)
+        self.local_button.clicked.connect(self._on_local)
+        self.cancel_button.clicked.connect(self.loader.cancel)
+        close.rejected.connect(self.reject)
+        self.loader.progress.connect(self._on_progress)
+        self.loader.finished.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_failed)
+        self.loader.busy_changed.connect(self._on_busy)
+
+    @Slot()
+    def download(self) -> None:
+        mirror = self.mirror.text().strip() or data.DEFAULT_MIRROR
+        self._say(f"Downloading from {mirror}…")
+        self.progress.setRange(0, 1000)
+        job = mnist_download_job(self.cache_dir, mirror, self.subset.currentData(), self.checksums)
+        self.loader.start(job)
+
+    def open_local(self, path: str) -> None:
+        """A Keras mnist.npz, or a folder (or any file in it) with the four IDX files."""
+        from pathlib import Path
+
+        p = Path(path)
+        target = str(p if p.is_dir() or p.suffix.lower() == ".npz" else p.parent)
+        self._say(f"Reading {target}…")
+        self.progress.setRange(0, 0)  # busy: a local read has no useful percentage
+        self.loader.start(mnist_local_job(target, self.subset.currentData()))
+
+    @Slot()
+    def _on_local(self) -> None:
+        path = dialogs.ask_mnist_path(self)
+        if path:
+            self.open_local(path)
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        if total:
+            self.progress.setValue(min(done, total))
+
+    @Slot(object)
+    def _on_loaded(self, ds: Dataset) -> None:
+        self.dataset = ds
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(1000)
+        self._say(f"Loaded {len(ds.x_train):,} training and {len(ds.x_test):,} test digits")
+        self.dataset_ready.emit(ds)
+        self.accept()
+
+    @Slot(str)
+    def _on_failed(self, text: str) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self._say(text, error=text != "Cancelled")
+
+    @Slot(bool)
+    def _on_busy(self, busy: bool) -> None:
+        for w in (self.download_button, self.local_button, self.subset, self.mirror):
+            w.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #b00020;" if error else "")
+        self.message.setText(text)
+
+    def done(self, result: int) -> None:
+        self.loader.wait()
+        super().done(result)

@@ -21,3 +21,18 @@ def ask_open_path(parent: QWidget, title: str, file_filter: str = NETWORK_FILTER
 
 def show_error(parent: QWidget, title: str, text: str) -> None:
     QMessageBox.warning(parent, title, text)
+
+
+CSV_FILTER = "CSV files (*.csv *.tsv *.txt);;All files (*)"
+MNIST_FILTER = "MNIST: mnist.npz or any of the IDX files (*.npz *ubyte *ubyte.gz);;All files (*)"
+
+
+def ask_csv_path(parent: QWidget) -> str | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "Open a CSV file", "", CSV_FILTER)
+    return path or None
+
+
+def ask_mnist_path(parent: QWidget) -> str | None:
+    """A Keras ``mnist.npz``, or one IDX file whose folder holds the others."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Open MNIST files", "", MNIST_FILTER)
+    return path or None

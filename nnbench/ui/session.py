@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from nnbench import data
 from nnbench.data import Dataset
@@ -312,6 +312,10 @@ class Session(QObject):
         self.worker.hold()
         try:
             self.frame.emit(frame)
+            # Deliver the updates and paints the views just queued (twice: painting can queue
+            # more), so that they too happen while the engine waits.
+            QCoreApplication.sendPostedEvents()
+            QCoreApplication.sendPostedEvents()
         finally:
             self.worker.release(time.perf_counter() - t0)
 

@@ -25,17 +25,17 @@ from nnbench.engine import Snapshot, Trainer
 from nnbench.errors import NnbenchError, TrainingDiverged
 
 FRAME_INTERVAL = 1 / 30  # seconds between frames at least
-FRAME_BUDGET = 0.2  # share of worker time that building frames may take at most
+FRAME_BUDGET = 0.1  # share of worker time that building frames may take at most
 # Share of wall time the GUI may spend drawing frames. While it draws, the engine thread waits
 # (see EngineWorker.hold): a pure-Python training loop holding the GIL otherwise makes every
 # one of the hundreds of Python<->Qt crossings in a repaint wait for it, and a 20 ms repaint
 # took seconds.
-GUI_BUDGET = 0.15
+GUI_BUDGET = 0.1
 # Training runs in bursts of BURST seconds; after each burst the engine waits until the GUI
 # thread has worked through its pending events (see burst_done). NumPy drops and retakes the
 # GIL around every small BLAS call, and CPython then never counts the GUI thread's wait for the
 # GIL as timed out: without this handshake the GUI thread starved for seconds at a time.
-BURST = 0.010
+BURST = 0.020
 ACK_TIMEOUT = 0.1  # a GUI stuck elsewhere cannot stall training for longer than this per burst
 
 
@@ -70,6 +70,8 @@ class EngineWorker(QObject):
         self._latest: Frame | None = None
         self._frame_pending = False
         self._frame_cost = 0.0
+        # Where the engine thread's time goes (seconds), for benchmarks/bench_gui.py.
+        self.timing = {"train": 0.0, "wait_gui": 0.0, "wait_draw": 0.0, "frames": 0.0}
         self._free = threading.Event()  # cleared while the GUI thread draws a frame
         self._free.set()
         self.gui_cost = 0.0  # seconds the GUI took to draw the last frame (set by the GUI)
@@ -168,10 +170,13 @@ class EngineWorker(QObject):
             if steps is None:
                 steps = self.trainer.steps()
             try:
-                deadline = time.perf_counter() + BURST
+                t_burst = time.perf_counter()
+                deadline = t_burst + BURST
                 while True:
                     if not self._free.is_set():
+                        t_hold = time.perf_counter()
                         self._free.wait(0.5)  # bounded: a GUI that never releases cannot stall us
+                        self.timing["wait_draw"] += time.perf_counter() - t_hold
                     step = next(steps)
                     if step.epoch_end and self._end_of_epoch():
                         break
@@ -183,9 +188,12 @@ class EngineWorker(QObject):
                 self.publish_frame()
                 self.diverged.emit(str(e))
                 continue
+            t_ack = time.perf_counter()
+            self.timing["train"] += t_ack - t_burst
             self._ack.clear()
             self.burst_done.emit()
             self._ack.wait(ACK_TIMEOUT)  # the GUI has the GIL to itself meanwhile (see BURST)
+            self.timing["wait_gui"] += time.perf_counter() - t_ack
             now = time.perf_counter()
             if not self._active():
                 self.publish_frame()
@@ -243,6 +251,7 @@ class EngineWorker(QObject):
             data_output = net.predict(self.trainer.features(self.data_rows))
         frame = Frame(self.trainer.snapshot(), grid_output, grid_hidden, data_output, self._running)
         self._frame_cost = time.perf_counter() - t0
+        self.timing["frames"] += self._frame_cost
         self._latest = frame
         if self._frame_pending:
             return  # the GUI has not drawn the previous one yet; it will take this one

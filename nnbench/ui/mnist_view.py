@@ -1,0 +1,294 @@
+"""Image datasets (MNIST): sample digits, class counts, the mean image; and while training,
+accuracy curves, a confusion matrix, misclassified test digits and first-layer weights.
+
+Test-set predictions run on the engine thread (``Session.predict``), on at most
+``PREDICT_ROWS`` rows, at most every ``PREDICT_INTERVAL`` seconds while training, and once
+more whenever training stops or the view is shown.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Slot
+from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
+
+from nnbench.data import Dataset
+from nnbench.ui import colors
+from nnbench.ui.session import Session
+from nnbench.ui.worker import Frame
+
+PREDICT_ROWS = 2000
+PREDICT_INTERVAL = 2.0  # seconds between test-set predictions while training
+SAMPLE_GRID = (4, 8)  # rows, columns of sample digits
+GALLERY_GRID = (4, 6)
+WEIGHT_GRID = (4, 8)
+PAD = 2  # pixels between tiles
+LABEL_COLOR = (200, 30, 30)
+
+
+def mosaic(images: np.ndarray, grid: tuple[int, int], fill: float = 0.0) -> np.ndarray:
+    """``images`` (n, h, w[, c]) as one row-major picture of ``grid`` tiles; empty tiles ``fill``."""
+    rows, cols = grid
+    n, h, w = images.shape[:3]
+    out = np.full((rows * (h + PAD) - PAD, cols * (w + PAD) - PAD, *images.shape[3:]), fill, images.dtype)
+    for i in range(min(n, rows * cols)):
+        r, c = divmod(i, cols)
+        out[r * (h + PAD) : r * (h + PAD) + h, c * (w + PAD) : c * (w + PAD) + w] = images[i]
+    return out
+
+
+def confusion_matrix(true: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
+    """(k, k) counts: row = true class, column = predicted class."""
+    m = np.zeros((k, k), dtype=np.int64)
+    np.add.at(m, (true, predicted), 1)
+    return m
+
+
+def _image_plot(
+    layout: pg.GraphicsLayoutWidget, title: str, row: int, col: int, **kw
+) -> tuple[pg.PlotItem, pg.ImageItem]:
+    p = layout.addPlot(row=row, col=col, **kw)
+    p.setTitle(title, color="#333", size="10pt")
+    p.hideAxis("bottom")
+    p.hideAxis("left")
+    p.setMenuEnabled(False)
+    p.setMouseEnabled(False, False)
+    p.hideButtons()
+    p.invertY(True)  # image row 0 at the top: digits upright
+    p.setAspectLocked(True)
+    img = pg.ImageItem()
+    p.addItem(img)
+    return p, img
+
+
+def _tile_labels(
+    plot: pg.PlotItem, grid: tuple[int, int], size: int, color=(20, 20, 20)
+) -> list[pg.TextItem]:
+    items = []
+    for i in range(grid[0] * grid[1]):
+        r, c = divmod(i, grid[1])
+        t = pg.TextItem("", color=color, anchor=(0, 0))
+        t.setPos(c * (size + PAD) - 1, r * (size + PAD) - 2)
+        plot.addItem(t)
+        items.append(t)
+    return items
+
+
+class MnistView(QWidget):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.dataset: Dataset | None = None
+        self.confusion: np.ndarray | None = None
+        self.predictions_done = 0
+        self._pending = False
+        self._last_request = -np.inf
+        self.predicted_step = -1
+        self._frame_step = -1
+        self._first_layer_shape: tuple[int, int] | None = None
+
+        self.placeholder = QLabel("Open an image dataset (Dataset ▸ MNIST…) to see digits here.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        self.view.ci.layout.setSpacing(6)
+
+        self.sample_plot, self.sample_image = _image_plot(self.view, "Training digits", 0, 0)
+        self.sample_labels = _tile_labels(self.sample_plot, SAMPLE_GRID, 28)
+        self.mean_plot, self.mean_image = _image_plot(self.view, "Mean image", 0, 1)
+        self.counts_plot = self.view.addPlot(row=0, col=2)
+        self.counts_plot.setTitle("Training digits per class", color="#333", size="10pt")
+        self.counts_plot.setMouseEnabled(False, False)
+        self.counts_plot.hideButtons()
+        self.counts_bars = pg.BarGraphItem(
+            x=np.arange(10), height=np.zeros(10), width=0.7, brush=pg.mkBrush(*colors.BLUE)
+        )
+        self.counts_plot.addItem(self.counts_bars)
+        self.acc_plot = self.view.addPlot(row=0, col=3)
+        self.acc_plot.setTitle("Accuracy", color="#333", size="10pt")
+        self.acc_plot.setLabel("bottom", "epoch")
+        self.acc_plot.addLegend(offset=(-6, -6), labelTextColor="#333")
+        self.acc_plot.showGrid(y=True, alpha=0.3)
+        self.acc_train = self.acc_plot.plot(pen=pg.mkPen(colors.BLUE, width=2), name="train")
+        self.acc_test = self.acc_plot.plot(
+            pen=pg.mkPen(colors.ORANGE, width=2, style=Qt.PenStyle.DashLine), name="test"
+        )
+
+        self.conf_plot, self.conf_image = _image_plot(self.view, "Confusion matrix (test)", 1, 0)
+        self.conf_plot.showAxis("left")
+        self.conf_plot.showAxis("bottom")
+        self.conf_plot.setLabel("left", "true")
+        self.conf_plot.setLabel("bottom", "predicted")
+        ticks = [[(i + 0.5, str(i)) for i in range(10)]]
+        self.conf_plot.getAxis("left").setTicks(ticks)
+        self.conf_plot.getAxis("bottom").setTicks(ticks)
+        self.conf_texts: list[pg.TextItem] = []
+        for i in range(100):
+            r, c = divmod(i, 10)
+            t = pg.TextItem("", color=(20, 20, 20), anchor=(0.5, 0.5))
+            t.setPos(c + 0.5, r + 0.5)
+            self.conf_plot.addItem(t)
+            self.conf_texts.append(t)
+        self.gallery_plot, self.gallery_image = _image_plot(self.view, "Misclassified (predicted)", 1, 1)
+        self.gallery_labels = _tile_labels(self.gallery_plot, GALLERY_GRID, 28, LABEL_COLOR)
+        self.weights_plot, self.weights_image = _image_plot(self.view, "First-layer weights", 1, 2, colspan=2)
+        for label in (*self.sample_labels, *self.gallery_labels, *self.conf_texts):
+            label.setFont(_small_font())
+        self.status = QLabel()
+
+        stack = QStackedLayout(self)
+        stack.addWidget(self.placeholder)
+        stack.addWidget(self.view)
+        self._stack = stack
+
+        session.dataset_changed.connect(self._on_dataset_changed)
+        session.frame.connect(self._on_frame)
+        session.running_changed.connect(self._on_running_changed)
+
+    # --- slots --------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_dataset_changed(self, ds: Dataset) -> None:
+        self.confusion = None
+        self._pending = False  # an answer for the old dataset is dropped in done()
+        self.predicted_step = self._frame_step = -1
+        self._first_layer_shape = None
+        if ds.image_shape is None:
+            self.dataset = None
+            self._stack.setCurrentWidget(self.placeholder)
+            return
+        self.dataset = ds
+        self._stack.setCurrentWidget(self.view)
+        h, w = ds.image_shape
+        labels = ds.labels_of(ds.y_train)
+        n = SAMPLE_GRID[0] * SAMPLE_GRID[1]
+        samples = ds.x_train[:n].reshape(-1, h, w)
+        self._set_image(self.sample_plot, self.sample_image, 255 - mosaic(samples, SAMPLE_GRID), (0, 255))
+        for i, t in enumerate(self.sample_labels):
+            t.setText(ds.target_names[labels[i]] if i < len(samples) else "")
+        mean = ds.x_train.mean(axis=0).reshape(h, w)
+        self._set_image(self.mean_plot, self.mean_image, 255 - mean, (0, 255))
+        counts = np.bincount(labels, minlength=ds.n_classes)
+        self.counts_bars.setOpts(x=np.arange(len(counts)), height=counts)
+        self.counts_plot.getAxis("bottom").setTicks([[(i, ds.target_names[i]) for i in range(len(counts))]])
+        self.counts_plot.setYRange(0, max(1, counts.max()) * 1.05)
+        self.acc_train.setData([], [])
+        self.acc_test.setData([], [])
+        self.conf_image.clear()
+        for t in (*self.conf_texts, *self.gallery_labels):
+            t.setText("")
+        self.gallery_image.clear()
+        self.weights_image.clear()
+
+    @Slot(object)
+    def _on_frame(self, frame: Frame) -> None:
+        ds = self.dataset
+        if ds is None:
+            return
+        snap = frame.snapshot
+        self._frame_step = snap.step
+        h = snap.history
+        if len(h["epoch"]):
+            self.acc_train.setData(h["epoch"], h["train_acc"])
+            if np.isfinite(h["test_acc"]).any():
+                self.acc_test.setData(h["epoch"], h["test_acc"])
+        self._draw_weights(snap.weights.get("layer0.W"), ds.image_shape)
+        now = time.monotonic()
+        if not frame.running or now - self._last_request >= PREDICT_INTERVAL:
+            self.request_predictions()
+
+    @Slot(bool)
+    def _on_running_changed(self, running: bool) -> None:
+        if not running:
+            self.request_predictions()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.request_predictions()
+
+    # --- predictions ------------------------------------------------------------------------
+    def request_predictions(self) -> None:
+        """Ask the engine for test-set outputs, unless a request is out or nothing changed."""
+        ds = self.dataset
+        if ds is None or self._pending or self._frame_step < 0 or self._frame_step == self.predicted_step:
+            return
+        if not self.isVisible():
+            return
+        x = ds.x_test[:PREDICT_ROWS]
+        step = self._frame_step
+        self._pending = True
+        self._last_request = time.monotonic()
+
+        def done(out: np.ndarray) -> None:
+            self._pending = False
+            if ds is self.dataset and len(out) == len(x):
+                self.predicted_step = step
+                self._show_predictions(ds, x, out)
+
+        self.session.predict(ds.features(x, np.float32), done)
+
+    def _show_predictions(self, ds: Dataset, x: np.ndarray, out: np.ndarray) -> None:
+        k = max(ds.n_classes, 2)
+        true = ds.labels_of(ds.y_test[: len(x)])
+        pred = np.argmax(out, axis=1) if out.shape[1] > 1 else (out[:, 0] > 0.5).astype(np.int64)
+        m = confusion_matrix(true, pred, k)
+        self.confusion = m
+        self.predictions_done += 1
+        # colour by share of the true class, so rare classes read as clearly as common ones
+        share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+        rgb = colors.diverging_rgb(np.where(np.eye(k, dtype=bool), share, -share), 1.0)
+        self.conf_image.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.conf_image.setRect(QRectF(0, 0, k, k))
+        self.conf_plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        for i, t in enumerate(self.conf_texts):
+            r, c = divmod(i, 10)
+            t.setText(str(m[r, c]) if r < k and c < k and m[r, c] else "")
+        acc = float(np.trace(m)) / max(1, len(true))
+        self.conf_plot.setTitle(
+            f"Confusion matrix ({len(true):,} test digits, {acc:.1%} right)", color="#333", size="10pt"
+        )
+
+        wrong = np.flatnonzero(pred != true)[: GALLERY_GRID[0] * GALLERY_GRID[1]]
+        h, w = ds.image_shape
+        tiles = 255 - x[wrong].reshape(-1, h, w)
+        self._set_image(self.gallery_plot, self.gallery_image, mosaic(tiles, GALLERY_GRID, 255), (0, 255))
+        for i, t in enumerate(self.gallery_labels):
+            t.setText(f"{ds.target_names[pred[wrong[i]]]}" if i < len(wrong) else "")
+        self.gallery_plot.setTitle(
+            f"Misclassified: {int((pred != true).sum()):,} (red: predicted)", color="#333", size="10pt"
+        )
+
+    def _draw_weights(self, w: np.ndarray | None, shape: tuple[int, int]) -> None:
+        if w is None or w.shape[0] != shape[0] * shape[1]:
+            return
+        n = min(w.shape[1], WEIGHT_GRID[0] * WEIGHT_GRID[1])
+        cols = min(WEIGHT_GRID[1], n)
+        grid = (int(np.ceil(n / cols)), cols)
+        tiles = w[:, :n].T.reshape(n, *shape)
+        limit = np.maximum(np.abs(tiles).max(axis=(1, 2), keepdims=True), 1e-12)
+        rgb = colors.diverging_rgb(tiles / limit, 1.0)  # each neuron on its own scale
+        self._set_image(self.weights_plot, self.weights_image, mosaic(rgb, grid, 255), (0, 255))
+        if self._first_layer_shape != w.shape:
+            self._first_layer_shape = w.shape
+            self.weights_plot.setTitle(
+                f"First-layer weights: {n} of {w.shape[1]} neurons (blue +, orange −)",
+                color="#333",
+                size="10pt",
+            )
+
+    @staticmethod
+    def _set_image(plot: pg.PlotItem, item: pg.ImageItem, image: np.ndarray, levels) -> None:
+        item.setImage(image, autoLevels=False, levels=levels)
+        h, w = image.shape[:2]
+        item.setRect(QRectF(0, 0, w, h))  # after setImage: setImage resets the transform
+        plot.setRange(xRange=(0, w), yRange=(0, h), padding=0.01)
+
+
+def _small_font():
+    from PySide6.QtGui import QFont
+
+    f = QFont()
+    f.setPointSize(7)
+    return f
