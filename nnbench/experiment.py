@@ -198,7 +198,7 @@ def _from_json(path: Path) -> Experiment:
         d = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise FileFormatError(f"cannot read {path}: {e.strerror or e}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # ValueError: bad UTF-8, bad JSON, a 5000-digit integer
         raise FileFormatError(f"{path.name} is neither an nnbench network file nor valid JSON ({e})") \
             from None
     try:

@@ -179,7 +179,7 @@ def _read_arrays(data: bytes, name: str) -> dict[str, np.ndarray]:
             arrays = {}
             for info in infos:
                 raw = zf.read(info)
-                arrays[info.filename[:-4]] = np.load(io.BytesIO(raw), allow_pickle=False)
+                arrays[info.filename[:-4]] = _read_npy(raw, info.filename, name)
     except FileFormatError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError,
@@ -188,13 +188,33 @@ def _read_arrays(data: bytes, name: str) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _read_npy(raw: bytes, member: str, name: str) -> np.ndarray:
+    """One ``.npy`` member, its header checked against its length before NumPy allocates: a
+    header may declare any shape, and NumPy would reserve that much memory before reading."""
+    stream = io.BytesIO(raw)
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise FileFormatError(f"{name}: {member} has an unknown .npy version {version}")
+    if dtype.hasobject:
+        raise FileFormatError(f"{name}: {member} holds Python objects; nnbench files hold numbers only")
+    payload = len(raw) - stream.tell()
+    if math.prod(shape) * dtype.itemsize != payload:
+        raise FileFormatError(f"{name}: {member} declares shape {shape} of {dtype} but holds {payload} bytes")
+    stream.seek(0)
+    return np.load(stream, allow_pickle=False)
+
+
 def _check(arrays: dict[str, np.ndarray], name: str) -> Saved:
     meta_arr = arrays.pop(META.removesuffix(".npy"), None)
     if meta_arr is None or meta_arr.dtype.kind != "U" or meta_arr.shape != ():
         raise FileFormatError(f"{name} is not an nnbench file (no {META} record)")
     try:
         meta = json.loads(str(meta_arr[()]))
-    except (json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # ValueError: also an integer of over 4300 digits
         raise FileFormatError(f"{name}: the {META} record is not valid JSON") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise FileFormatError(f"{name} is not an nnbench file")
