@@ -226,6 +226,8 @@ class MnistView(QWidget):
             if ds is self.dataset and len(out) == len(x):
                 self.predicted_step = step
                 self._show_predictions(ds, x, out)
+                if not self.session.running:  # a step or a pause came in while this ran
+                    self.request_predictions()
 
         self.session.predict(ds.features(x, np.float32), done)
 

@@ -190,8 +190,8 @@ class PlotsPanel(QTabWidget):
     @Slot(object)
     def show_frame(self, frame: Frame) -> None:
         ds = self.dataset
-        if ds is None:
-            return
+        if ds is None or frame.dataset is not ds:
+            return  # computed before a dataset switch reached this view
         self.frames_drawn += 1
         snap = frame.snapshot
         h = snap.history

@@ -48,6 +48,7 @@ class Frame:
     grid_hidden: tuple[np.ndarray, ...] | None  # every layer's output on the grid
     data_output: np.ndarray | None  # network output on the training rows (small sets only)
     running: bool
+    dataset: object = None  # the Dataset this frame was computed on (views skip stale frames)
 
 
 class EngineWorker(QObject):
@@ -249,7 +250,7 @@ class EngineWorker(QObject):
                 grid_output = net.predict(self.grid)
         if self.data_rows is not None:
             data_output = net.predict(self.trainer.features(self.data_rows))
-        frame = Frame(self.trainer.snapshot(), grid_output, grid_hidden, data_output, self._running)
+        frame = Frame(self.trainer.snapshot(), grid_output, grid_hidden, data_output, self._running, self.dataset)
         self._frame_cost = time.perf_counter() - t0
         self.timing["frames"] += self._frame_cost
         self._latest = frame
