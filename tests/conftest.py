@@ -2,3 +2,12 @@ import os
 
 # Qt needs a platform; without a display pytest-qt would abort the interpreter.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+try:  # keep the suite's settings (recent files...) out of the user's own configuration
+    from PySide6.QtCore import QCoreApplication, QStandardPaths
+
+    QStandardPaths.setTestModeEnabled(True)
+    QCoreApplication.setOrganizationName("nnbench-tests")
+    QCoreApplication.setApplicationName("nnbench-tests")
+except ImportError:  # the engine and data tests run without Qt
+    pass

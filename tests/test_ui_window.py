@@ -203,3 +203,23 @@ def test_perceptron_example_reproduces_the_tutorial_in_the_window(qtbot, errors)
     assert out[0, 0] == pytest.approx(0.99993704, abs=2e-6)
     assert not errors
     close_window(window)
+
+
+def test_saved_and_opened_files_appear_under_open_recent(qtbot, tmp_path, monkeypatch, errors):
+    from PySide6.QtCore import QSettings
+
+    QSettings().remove("recent_files")
+    window = open_window(qtbot)
+    paths = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    for path in paths:
+        monkeypatch.setattr(dialogs, "ask_save_path", lambda *a, p=path, **k: str(p))
+        with qtbot.waitSignal(window.session.file_done, timeout=10_000):
+            window.save_action.trigger()
+    assert window.recent_files()[:2] == [str(paths[1].resolve()), str(paths[0].resolve())]
+    window._fill_recent()
+    actions = window.recent_menu.actions()
+    assert [a.text() for a in actions[:2]] == ["b.npz", "a.npz"]
+    with qtbot.waitSignal(window.session.file_done, timeout=10_000):
+        actions[1].trigger()  # opens a.npz
+    assert window.recent_files()[0] == str(paths[0].resolve())
+    close_window(window)

@@ -20,6 +20,7 @@ def main(path: str | None = None) -> int:
     # 3-4x slower (shared/notes/qt-on-this-machine.md; benchmarks/bench_engine.py).
     threadpool_limits(limits=1, user_api="blas")
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("nnbench")
     app.setApplicationName("nnbench")
     configure_pyqtgraph()
     window = MainWindow()

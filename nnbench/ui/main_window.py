@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Slot
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -30,6 +32,7 @@ from nnbench.ui.plots_panel import PlotsPanel
 from nnbench.ui.session import Session
 
 DEFAULT_SOURCE = ("generator", "xor")
+MAX_RECENT = 8
 
 
 class MainWindow(QMainWindow):
@@ -71,6 +74,7 @@ class MainWindow(QMainWindow):
         s.error.connect(self._on_error)
         s.diverged.connect(self._on_diverged)
         s.frame.connect(self._on_frame)
+        s.file_done.connect(self._on_file_done)
         self.resize(1280, 760)
 
     def start_default(self) -> None:
@@ -143,6 +147,8 @@ class MainWindow(QMainWindow):
         self.save_action = file_menu.addAction("&Save Experiment…")
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
         self.save_action.setToolTip("Network, weights, optimizer state, history and dataset, in one .npz")
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
         examples = file_menu.addMenu("&Examples")
         self.example_actions = {}
         for name, title in presets.list_presets():
@@ -220,6 +226,31 @@ class MainWindow(QMainWindow):
         path = dialogs.ask_open_path(self, "Open experiment or network")
         if path:
             self.session.load(path)
+
+    # --- recent files ---------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = QSettings().value("recent_files", [])
+        if isinstance(value, str):  # QSettings gives a lone entry back as a string
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    @Slot(str)
+    def _on_file_done(self, path: str) -> None:
+        if path.startswith(str(resources.presets_dir())):
+            return  # examples have their own menu
+        path = str(Path(path).resolve())
+        recent = [path] + [p for p in self.recent_files() if p != path]
+        QSettings().setValue("recent_files", recent[:MAX_RECENT])
+
+    @Slot()
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.session.load(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.session.shutdown()

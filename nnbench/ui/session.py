@@ -78,6 +78,7 @@ class Session(QObject):
     message = Signal(str)  # a status line
     error = Signal(str)  # something went wrong; the text is for the user, state is unchanged
     diverged = Signal(str)  # the loss blew up and training paused; the text says what to try
+    file_done = Signal(str)  # a file was saved or opened successfully: its path
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -230,6 +231,7 @@ class Session(QObject):
 
         def done(p: str) -> None:
             self.message.emit(f"Saved {Path(p).name}")
+            self.file_done.emit(p)
             if on_saved:
                 on_saved(p)
 
@@ -268,6 +270,7 @@ class Session(QObject):
         def done(result) -> None:
             self._adopt_result(result)
             self.message.emit(f"Opened {Path(path).name}")
+            self.file_done.emit(path)
 
         self.pause()
         self._call(job, done)
@@ -328,6 +331,33 @@ class Session(QObject):
     def _on_diverged(self, text: str) -> None:
         self.diverged.emit(text)
 
+    # --- single parameters (the network diagram edits these) ------------------------------
+    def set_weight(self, layer: int, i: int, j: int, value: float,
+                   on_done: Callable[[float], None] | None = None) -> None:
+        """Set the weight from input ``i`` to neuron ``j`` of ``layer`` (between two steps)."""
+
+        def job(w: EngineWorker):
+            W = _param(w, layer, "W")
+            if not (0 <= i < W.shape[0] and 0 <= j < W.shape[1]):
+                raise IncompatibleError(f"layer {layer + 1} has no weight ({i}, {j}) any more")
+            W[i, j] = value
+            return float(W[i, j])
+
+        self._call(job, on_done)
+
+    def set_bias(self, layer: int, j: int, value: float,
+                 on_done: Callable[[float], None] | None = None) -> None:
+        """Set the bias of neuron ``j`` of ``layer`` (between two steps)."""
+
+        def job(w: EngineWorker):
+            b = _param(w, layer, "b")
+            if not 0 <= j < b.shape[0]:
+                raise IncompatibleError(f"layer {layer + 1} has no neuron {j + 1} any more")
+            b[j] = value
+            return float(b[j])
+
+        self._call(job, on_done)
+
 
 # --- helpers that run on the engine thread -------------------------------------------------
 def _dtype(ds: Dataset) -> str:
@@ -361,3 +391,11 @@ def _continue(old: Trainer, net: Network, config: TrainConfig, ds: Dataset) -> T
     trainer.history = old.history
     trainer.rng = old.rng
     return trainer
+
+
+def _param(w: EngineWorker, layer: int, name: str) -> np.ndarray:
+    layers = w.trainer.net.layers if w.trainer is not None else []
+    p = getattr(layers[layer], name) if 0 <= layer < len(layers) else None
+    if p is None:
+        raise IncompatibleError(f"the network has no {name} in layer {layer + 1}")
+    return p
