@@ -9,6 +9,7 @@ import csv
 import io
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,15 +102,20 @@ def read_csv_table(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> 
     """The file's cells as strings, with the delimiter sniffed and the header detected."""
     path = Path(path)
     name = path.name
+    too_large = f"; nnbench reads CSV files up to {max_bytes / 2**20:.0f} MB"
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise FileFormatError(
-                f"{name} is {size / 2**20:.1f} MB; nnbench reads CSV files up to {max_bytes / 2**20:.0f} MB"
-            )
-        data = path.read_bytes()
+        st = path.stat()
+        # The size on disk is not enough: /dev/zero reports 0 bytes, and opening a FIFO blocks.
+        if not stat.S_ISREG(st.st_mode):
+            raise FileFormatError(f"{name} is not a regular file")
+        if st.st_size > max_bytes:
+            raise FileFormatError(f"{name} is {st.st_size / 2**20:.1f} MB{too_large}")
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
     except OSError as exc:
         raise FileFormatError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise FileFormatError(f"{name} holds more than {max_bytes / 2**20:.0f} MB{too_large}")
     text = _decode(data, name)
     if not text.strip():
         raise FileFormatError(f"{name} is empty")
@@ -263,3 +269,15 @@ def dataset_from_csv(
         target_names=target_names,
         source=source,
     )
+
+
+def infer_task(table: CsvTable, column: str) -> Task:
+    """What ``dataset_from_csv(task=None)`` would choose for target ``column``."""
+    return _infer_task(table, column)
+
+
+def is_numeric_column(table: CsvTable, column: str, max_rows: int | None = None) -> bool:
+    """Every non-empty cell of ``column`` (in the first ``max_rows`` rows) reads as a number."""
+    j = table.columns.index(column)
+    rows = table.rows if max_rows is None else table.rows[:max_rows]
+    return all(_number(r[j], table.delimiter) is not None for r in rows if r[j])

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from nnbench.data import CsvTable, Dataset, read_csv_table
-from nnbench.data.csvdata import _infer_task
+from nnbench.data.csvdata import infer_task, is_numeric_column
 from nnbench.ui import dialogs
 from nnbench.ui.loader import Loader, csv_job
 
@@ -161,7 +161,7 @@ class CsvDialog(QDialog):
             item = self.features.item(i)
             item.setHidden(item.text() == target)
         if self.table is not None and target:
-            guess = _infer_task(self.table, target)
+            guess = infer_task(self.table, target)
             self.task.setItemText(0, f"Inferred ({guess})")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
@@ -193,7 +193,9 @@ class CsvDialog(QDialog):
         for c in table.columns:
             item = QListWidgetItem(c)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
+            # text columns start unchecked: a feature must be numbers
+            numeric = is_numeric_column(table, c, PREVIEW_ROWS)
+            item.setCheckState(Qt.CheckState.Checked if numeric else Qt.CheckState.Unchecked)
             self.features.addItem(item)
         self.target.blockSignals(True)
         self.target.clear()

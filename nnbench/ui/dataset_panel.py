@@ -19,12 +19,15 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from nnbench import data
 from nnbench.data import Dataset
+from nnbench.errors import SpecError
 from nnbench.ui import dialogs
 from nnbench.ui.csv_dialog import CsvDialog
 from nnbench.ui.loader import Loader, mnist_download_job, mnist_local_job
@@ -83,6 +86,8 @@ class DatasetPanel(QWidget):
         self.mnist_button.setToolTip("Handwritten digits: download them or open local files")
         self.csv_dialog: CsvDialog | None = None
         self.mnist_dialog: MnistDialog | None = None
+        self.table_editor = TableEditor(session)
+        self.table_editor.setVisible(False)
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -102,6 +107,7 @@ class DatasetPanel(QWidget):
         own.addWidget(self.csv_button)
         own.addWidget(self.mnist_button)
         layout.addLayout(own)
+        layout.addWidget(self.table_editor)
         layout.addWidget(self.info)
 
         self.combo.currentIndexChanged.connect(self._on_choice)
@@ -135,6 +141,12 @@ class DatasetPanel(QWidget):
             self.mnist_dialog.dataset_ready.connect(self.session.set_dataset)
         self.mnist_dialog.open()
         return self.mnist_dialog
+
+    def shutdown(self) -> None:
+        """Cancel and join any CSV or MNIST load still running (call before the window closes)."""
+        for dialog in (self.csv_dialog, self.mnist_dialog):
+            if dialog is not None:
+                dialog.loader.wait()
 
     def source(self) -> dict[str, Any] | None:
         choice = self.combo.currentData()
@@ -196,9 +208,11 @@ class DatasetPanel(QWidget):
                     box.setValue(round(src[key] * scale) if isinstance(box, QSpinBox) else src[key])
                     box.blockSignals(False)
         self._update_enabled()
+        self.table_editor.setVisible(kind == "table")
         task = ds.task if ds.task == "regression" else f"{ds.n_classes}-class classification"
         self.info.setText(
-            f"{len(ds.x_train)} training rows, {len(ds.x_test)} test rows; "
+            ("" if index >= 0 else f"{ds.name}: ")
+            + f"{len(ds.x_train)} training rows, {len(ds.x_test)} test rows; "
             f"{ds.n_features} input(s): {', '.join(ds.feature_names[:6])}"
             f"{'…' if ds.n_features > 6 else ''}; {task}"
         )
@@ -323,3 +337,134 @@ class MnistDialog(QDialog):
     def done(self, result: int) -> None:
         self.loader.wait()
         super().done(result)
+
+
+class TableEditor(QWidget):
+    """The tutorial table in use, editable: change cells, add or remove rows, then train on it."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.source: dict[str, Any] | None = None
+        self.grid = QTableWidget()
+        self.grid.setAccessibleName("table rows")
+        self.grid.setMinimumHeight(120)
+        self.grid.setMaximumHeight(200)
+        self.grid.horizontalHeader().setDefaultSectionSize(56)
+        self.add_button = QPushButton("Add row")
+        self.remove_button = QPushButton("Remove row")
+        self.apply_button = QPushButton("Train on this table")
+        self.apply_button.setToolTip("Use the edited rows (the network starts afresh)")
+        self.apply_button.setEnabled(False)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addWidget(self.apply_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.grid)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+
+        self.add_button.clicked.connect(self.add_row)
+        self.remove_button.clicked.connect(self.remove_row)
+        self.apply_button.clicked.connect(self.apply)
+        self.grid.itemChanged.connect(self._on_edited)
+        session.dataset_changed.connect(self._on_dataset_changed)
+
+    @Slot(object)
+    def _on_dataset_changed(self, ds: Dataset) -> None:
+        src = ds.source
+        if src.get("kind") != "table":
+            self.source = None
+            return
+        self.source = dict(src) if "rows" in src else data.table_source(src["name"])
+        self.source.pop("kind", None)
+        rows, columns = self.source["rows"], self.source["columns"]
+        self.grid.blockSignals(True)
+        self.grid.clear()
+        self.grid.setColumnCount(len(columns))
+        self.grid.setHorizontalHeaderLabels(columns)
+        self.grid.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                self.grid.setItem(i, j, QTableWidgetItem(f"{v:g}"))
+        self._label_rows()
+        self.grid.blockSignals(False)
+        self.apply_button.setEnabled(False)
+        self._say("")
+
+    def rows(self) -> list[list[float]]:
+        """The grid as numbers; ValueError naming the row and column of a bad cell."""
+        out = []
+        for i in range(self.grid.rowCount()):
+            row = []
+            for j in range(self.grid.columnCount()):
+                item = self.grid.item(i, j)
+                text = item.text().strip() if item else ""
+                try:
+                    row.append(float(text))
+                except ValueError:
+                    column = self.grid.horizontalHeaderItem(j).text()
+                    raise ValueError(f"row {i + 1}, column {column!r}: {text!r} is not a number") from None
+            out.append(row)
+        return out
+
+    @Slot()
+    def add_row(self) -> None:
+        n = self.grid.rowCount()
+        self.grid.blockSignals(True)
+        self.grid.insertRow(n)
+        if self.source is not None and self.source.get("row_labels") is not None:
+            self.source["row_labels"] = [*self.source["row_labels"], f"row {n + 1}"]
+        for j in range(self.grid.columnCount()):
+            self.grid.setItem(n, j, QTableWidgetItem("0"))
+        self._label_rows()
+        self.grid.blockSignals(False)
+        self._on_edited()
+
+    @Slot()
+    def remove_row(self) -> None:
+        if self.grid.rowCount() <= 1:
+            return
+        current = self.grid.currentRow()
+        index = current if current >= 0 else self.grid.rowCount() - 1
+        self.grid.removeRow(index)
+        labels = (self.source or {}).get("row_labels")
+        if labels is not None:
+            self.source["row_labels"] = [v for i, v in enumerate(labels) if i != index]
+        self._label_rows()
+        self._on_edited()
+
+    @Slot()
+    def apply(self) -> None:
+        if self.source is None:
+            return
+        try:
+            rows = self.rows()
+            args = {k: v for k, v in self.source.items() if k not in ("rows", "row_labels")}
+            labels = self.source.get("row_labels")
+            if labels is not None:
+                labels = [labels[i] if i < len(labels) else f"row {i + 1}" for i in range(len(rows))]
+            ds = data.table_from_rows(rows=rows, row_labels=labels, **args)
+        except (ValueError, SpecError) as e:
+            self._say(str(e), error=True)
+            return
+        self.session.set_dataset(ds)
+
+    @Slot()
+    def _on_edited(self) -> None:
+        self.apply_button.setEnabled(True)
+        self._say("Edited: press “Train on this table” to use it")
+
+    def _label_rows(self) -> None:
+        labels = (self.source or {}).get("row_labels") or []
+        n = self.grid.rowCount()
+        self.grid.setVerticalHeaderLabels([labels[i] if i < len(labels) else str(i + 1) for i in range(n)])
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #b00020;" if error else "")
+        self.message.setText(text)

@@ -36,3 +36,25 @@ def ask_mnist_path(parent: QWidget) -> str | None:
     """A Keras ``mnist.npz``, or one IDX file whose folder holds the others."""
     path, _ = QFileDialog.getOpenFileName(parent, "Open MNIST files", "", MNIST_FILTER)
     return path or None
+
+
+def ask_number(parent: QWidget, title: str, label: str, value: float) -> float | None:
+    """A number typed by the user (a weight or a bias), or None when cancelled."""
+    from PySide6.QtWidgets import QInputDialog
+
+    number, ok = QInputDialog.getDouble(parent, title, label, value, -1e6, 1e6, 4)
+    return float(number) if ok else None
+
+
+def ask_choice(parent: QWidget, title: str, choices: list[str], current: str) -> str | None:
+    """One of ``choices`` from a pop-up menu at the mouse (an activation), or None."""
+    from PySide6.QtGui import QCursor
+    from PySide6.QtWidgets import QMenu
+
+    menu = QMenu(title, parent)
+    for choice in choices:
+        action = menu.addAction(choice)
+        action.setCheckable(True)
+        action.setChecked(choice == current)
+    picked = menu.exec(QCursor.pos())
+    return picked.text() if picked is not None else None

@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from nnbench.data import Dataset
 from nnbench.ui import colors
@@ -26,8 +26,7 @@ class Canvas(QWidget):
         super().__init__(parent)
         self.pixels = np.zeros((SIZE, SIZE), dtype=np.float64)
         self._last: QPointF | None = None
-        self.setMinimumSize(140, 140)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFixedSize(140, 140)
         self.setCursor(Qt.CursorShape.CrossCursor)
         yy, xx = np.mgrid[0:SIZE, 0:SIZE]
         self._yy, self._xx = yy + 0.5, xx + 0.5  # pixel centres
@@ -103,23 +102,23 @@ class DrawPad(QWidget):
         self.bars_plot.setMouseEnabled(False, False)
         self.bars_plot.hideButtons()
         self.bars_plot.setYRange(0, 1.0)
-        self.bars_plot.setMinimumSize(160, 120)
-        self.bars_plot.setTitle("Class probabilities", color="#333", size="9pt")
+        self.bars_plot.setMinimumSize(160, 110)
         self.bars = pg.BarGraphItem(
             x=np.arange(10), height=np.zeros(10), width=0.7, brush=pg.mkBrush(*colors.BLUE)
         )
         self.bars_plot.addItem(self.bars)
 
         left = QVBoxLayout()
-        left.addWidget(self.canvas, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.clear_button)
-        row.addWidget(self.note, 1)
-        left.addLayout(row)
+        left.addWidget(self.canvas)
+        left.addWidget(self.clear_button)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(self.note)
+        right.addWidget(self.bars_plot, 1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(left, 1)
-        layout.addWidget(self.bars_plot, 1)
+        layout.addLayout(left)
+        layout.addLayout(right, 1)
         self.setEnabled(False)
 
         self.clear_button.clicked.connect(self.canvas.clear)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from nnbench.data import Dataset
 from nnbench.data.download import DownloadCancelled
@@ -75,6 +75,9 @@ class Loader(QObject):
         self._thread: QThread | None = None
         self._worker: LoadWorker | None = None
         self._ended = True  # the worker has reported; its thread may still be winding down
+        app = QCoreApplication.instance()
+        if app is not None:  # a download running at quit must not outlive its QThread
+            app.aboutToQuit.connect(self.wait)
 
     @property
     def busy(self) -> bool:
@@ -110,10 +113,12 @@ class Loader(QObject):
 
     @Slot(object)
     def _on_finished(self, ds: Any) -> None:
+        self._on_done()  # idle before anyone hears of it, so a slot may start the next job
         self.finished.emit(ds)
 
     @Slot(str)
     def _on_failed(self, text: str) -> None:
+        self._on_done()
         self.failed.emit(text)
 
     @Slot()

@@ -29,6 +29,7 @@ from nnbench.ui import dialogs
 from nnbench.ui.dataset_panel import DatasetPanel
 from nnbench.ui.network_panel import NetworkPanel
 from nnbench.ui.plots_panel import PlotsPanel
+from nnbench.ui.predict_box import PredictBox
 from nnbench.ui.session import Session
 
 DEFAULT_SOURCE = ("generator", "xor")
@@ -55,6 +56,10 @@ class MainWindow(QMainWindow):
         side_layout.setContentsMargins(4, 4, 4, 4)
         side_layout.addWidget(data_box)
         side_layout.addWidget(net_box, 1)
+        ask_box = QGroupBox("Ask the network")
+        self.predict_box = PredictBox(self.session)
+        QVBoxLayout(ask_box).addWidget(self.predict_box)
+        side_layout.addWidget(ask_box)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(side)
         split.addWidget(self.plots_panel)
@@ -253,5 +258,6 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.dataset_panel.shutdown()
         self.session.shutdown()
         super().closeEvent(event)

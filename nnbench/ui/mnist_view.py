@@ -13,15 +13,17 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Slot
-from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QStackedLayout, QVBoxLayout, QWidget
 
 from nnbench.data import Dataset
 from nnbench.ui import colors
+from nnbench.ui.draw_pad import DrawPad
 from nnbench.ui.session import Session
 from nnbench.ui.worker import Frame
 
 PREDICT_ROWS = 2000
 PREDICT_INTERVAL = 2.0  # seconds between test-set predictions while training
+WEIGHTS_INTERVAL = 0.25  # seconds between weight-image redraws while training (32 tiles)
 SAMPLE_GRID = (4, 8)  # rows, columns of sample digits
 GALLERY_GRID = (4, 6)
 WEIGHT_GRID = (4, 8)
@@ -51,7 +53,7 @@ def _image_plot(
     layout: pg.GraphicsLayoutWidget, title: str, row: int, col: int, **kw
 ) -> tuple[pg.PlotItem, pg.ImageItem]:
     p = layout.addPlot(row=row, col=col, **kw)
-    p.setTitle(title, color="#333", size="10pt")
+    p.setTitle(title, color="#333", size="9pt")
     p.hideAxis("bottom")
     p.hideAxis("left")
     p.setMenuEnabled(False)
@@ -89,6 +91,7 @@ class MnistView(QWidget):
         self.predicted_step = -1
         self._frame_step = -1
         self._first_layer_shape: tuple[int, int] | None = None
+        self._last_weights = -np.inf
 
         self.placeholder = QLabel("Open an image dataset (Dataset ▸ MNIST…) to see digits here.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -100,7 +103,7 @@ class MnistView(QWidget):
         self.sample_labels = _tile_labels(self.sample_plot, SAMPLE_GRID, 28)
         self.mean_plot, self.mean_image = _image_plot(self.view, "Mean image", 0, 1)
         self.counts_plot = self.view.addPlot(row=0, col=2)
-        self.counts_plot.setTitle("Training digits per class", color="#333", size="10pt")
+        self.counts_plot.setTitle("Digits per class", color="#333", size="9pt")
         self.counts_plot.setMouseEnabled(False, False)
         self.counts_plot.hideButtons()
         self.counts_bars = pg.BarGraphItem(
@@ -108,7 +111,7 @@ class MnistView(QWidget):
         )
         self.counts_plot.addItem(self.counts_bars)
         self.acc_plot = self.view.addPlot(row=0, col=3)
-        self.acc_plot.setTitle("Accuracy", color="#333", size="10pt")
+        self.acc_plot.setTitle("Accuracy", color="#333", size="9pt")
         self.acc_plot.setLabel("bottom", "epoch")
         self.acc_plot.addLegend(offset=(-6, -6), labelTextColor="#333")
         self.acc_plot.showGrid(y=True, alpha=0.3)
@@ -117,7 +120,7 @@ class MnistView(QWidget):
             pen=pg.mkPen(colors.ORANGE, width=2, style=Qt.PenStyle.DashLine), name="test"
         )
 
-        self.conf_plot, self.conf_image = _image_plot(self.view, "Confusion matrix (test)", 1, 0)
+        self.conf_plot, self.conf_image = _image_plot(self.view, "Test confusion", 1, 0)
         self.conf_plot.showAxis("left")
         self.conf_plot.showAxis("bottom")
         self.conf_plot.setLabel("left", "true")
@@ -132,16 +135,31 @@ class MnistView(QWidget):
             t.setPos(c + 0.5, r + 0.5)
             self.conf_plot.addItem(t)
             self.conf_texts.append(t)
-        self.gallery_plot, self.gallery_image = _image_plot(self.view, "Misclassified (predicted)", 1, 1)
+        self.gallery_plot, self.gallery_image = _image_plot(self.view, "Wrong (red: predicted)", 1, 1)
         self.gallery_labels = _tile_labels(self.gallery_plot, GALLERY_GRID, 28, LABEL_COLOR)
-        self.weights_plot, self.weights_image = _image_plot(self.view, "First-layer weights", 1, 2, colspan=2)
+        self.weights_plot, self.weights_image = _image_plot(self.view, "Layer 1 weights", 1, 2, colspan=2)
         for label in (*self.sample_labels, *self.gallery_labels, *self.conf_texts):
             label.setFont(_small_font())
-        self.status = QLabel()
+        grid = self.view.ci.layout
+        grid.setColumnStretchFactor(0, 3)  # the sample grid and the confusion matrix need the room
+        for col in (1, 2, 3):
+            grid.setColumnStretchFactor(col, 2)
+        grid.setRowStretchFactor(1, 5)
+        grid.setRowStretchFactor(0, 4)
+        self.pad = DrawPad(session)
+        self.pad.setMaximumHeight(180)
 
+        page = QWidget()
+        page_layout = QVBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(self.view, 1)
+        pad_box = QGroupBox("Draw a digit: the network's answer follows live")
+        QVBoxLayout(pad_box).addWidget(self.pad)
+        page_layout.addWidget(pad_box)
+        self.page = page
         stack = QStackedLayout(self)
         stack.addWidget(self.placeholder)
-        stack.addWidget(self.view)
+        stack.addWidget(page)
         self._stack = stack
 
         session.dataset_changed.connect(self._on_dataset_changed)
@@ -160,7 +178,7 @@ class MnistView(QWidget):
             self._stack.setCurrentWidget(self.placeholder)
             return
         self.dataset = ds
-        self._stack.setCurrentWidget(self.view)
+        self._stack.setCurrentWidget(self.page)
         h, w = ds.image_shape
         labels = ds.labels_of(ds.y_train)
         n = SAMPLE_GRID[0] * SAMPLE_GRID[1]
@@ -194,8 +212,10 @@ class MnistView(QWidget):
             self.acc_train.setData(h["epoch"], h["train_acc"])
             if np.isfinite(h["test_acc"]).any():
                 self.acc_test.setData(h["epoch"], h["test_acc"])
-        self._draw_weights(snap.weights.get("layer0.W"), ds.image_shape)
         now = time.monotonic()
+        if not frame.running or now - self._last_weights >= WEIGHTS_INTERVAL:
+            self._last_weights = now
+            self._draw_weights(snap.weights.get("layer0.W"), ds.image_shape)
         if not frame.running or now - self._last_request >= PREDICT_INTERVAL:
             self.request_predictions()
 
@@ -247,10 +267,10 @@ class MnistView(QWidget):
         for i, t in enumerate(self.conf_texts):
             r, c = divmod(i, 10)
             t.setText(str(m[r, c]) if r < k and c < k and m[r, c] else "")
+            if r < k and c < k:  # white on the dark cells, dark on the pale ones
+                t.setColor((255, 255, 255) if share[r, c] > 0.5 else (20, 20, 20))
         acc = float(np.trace(m)) / max(1, len(true))
-        self.conf_plot.setTitle(
-            f"Confusion matrix ({len(true):,} test digits, {acc:.1%} right)", color="#333", size="10pt"
-        )
+        self.conf_plot.setTitle(f"Test confusion: {acc:.1%} of {len(true):,}", color="#333", size="9pt")
 
         wrong = np.flatnonzero(pred != true)[: GALLERY_GRID[0] * GALLERY_GRID[1]]
         h, w = ds.image_shape
@@ -259,7 +279,7 @@ class MnistView(QWidget):
         for i, t in enumerate(self.gallery_labels):
             t.setText(f"{ds.target_names[pred[wrong[i]]]}" if i < len(wrong) else "")
         self.gallery_plot.setTitle(
-            f"Misclassified: {int((pred != true).sum()):,} (red: predicted)", color="#333", size="10pt"
+            f"{int((pred != true).sum()):,} wrong (red: predicted)", color="#333", size="9pt"
         )
 
     def _draw_weights(self, w: np.ndarray | None, shape: tuple[int, int]) -> None:
@@ -275,9 +295,9 @@ class MnistView(QWidget):
         if self._first_layer_shape != w.shape:
             self._first_layer_shape = w.shape
             self.weights_plot.setTitle(
-                f"First-layer weights: {n} of {w.shape[1]} neurons (blue +, orange −)",
+                f"Layer 1 weights, {n} of {w.shape[1]} neurons (blue +)",
                 color="#333",
-                size="10pt",
+                size="9pt",
             )
 
     @staticmethod

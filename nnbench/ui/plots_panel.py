@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QTabWid
 from nnbench.data import Dataset
 from nnbench.ui import colors
 from nnbench.ui.session import Session, View
+from nnbench.ui.mnist_view import MnistView
 from nnbench.ui.worker import Frame
 
 TRAIN_PEN = pg.mkPen((8, 119, 189), width=2)
@@ -112,6 +113,10 @@ class PlotsPanel(QTabWidget):
         self.weight_images: list[pg.ImageItem] = []
         self.addTab(self.weights_view, "Weights")
 
+        # Digits: samples, confusion matrix, misclassified digits, drawing pad (image data).
+        self.mnist_view = MnistView(session)
+        self.addTab(self.mnist_view, "Digits")
+
         self.log_loss.toggled.connect(self._on_log_toggled)
         session.dataset_changed.connect(self._on_dataset_changed)
         session.frame.connect(self.show_frame)
@@ -125,6 +130,8 @@ class PlotsPanel(QTabWidget):
     def _on_dataset_changed(self, ds: Dataset) -> None:
         self.dataset = ds
         self.view = self.session.view
+        if ds.image_shape is not None:
+            self.setCurrentWidget(self.mnist_view)
         for item in (self.surface, self.fit_curve, self.target_bars, self.output_bars):
             item.setVisible(False)
         self.train_points.setData([])

@@ -44,13 +44,18 @@ def network_row(row: np.ndarray, ds: Dataset) -> np.ndarray:
 
 
 def describe(out: np.ndarray, ds: Dataset) -> str:
-    values = ", ".join(f"{v:.4g}" for v in out)
     if ds.task != "classification":
-        return f"output: {values}"
+        return "output: " + ", ".join(f"{v:.4g}" for v in out)
     p = colors.probabilities(out[None, :])[0]
+    names = [ds.target_names[i] if i < len(ds.target_names) else str(i) for i in range(len(p))]
     best = int(np.argmax(p))
-    name = ds.target_names[best] if len(ds.target_names) > best else str(best)
-    return f"output: {values} → class {name!r} ({p[best]:.1%})"
+    if len(out) <= 3:
+        values = ", ".join(f"{v:.4g}" for v in out)
+        return f"output: {values} → class {names[best]!r} ({p[best]:.1%})"
+    top = np.argsort(p)[::-1][:3]  # many classes: the three likeliest say more than ten numbers
+    return f"output: class {names[best]!r} ({p[best]:.1%}); " + ", ".join(
+        f"{names[i]}: {p[i]:.1%}" for i in top
+    )
 
 
 class PredictBox(QWidget):
