@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -182,6 +183,8 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     (naming the file) for anything that is not one."""
     path = Path(path)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # opening a FIFO would block
+            raise FileFormatError(f"{path.name} is not a regular file")
         with open(path, "rb") as f:
             head = f.read(4)
     except OSError as e:
@@ -192,12 +195,9 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
 
 
 def _from_json(path: Path) -> Experiment:
+    raw = files.read_limited(path, MAX_JSON_BYTES, "an experiment file")
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise FileFormatError(f"{path.name} is too large for an experiment file")
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise FileFormatError(f"cannot read {path}: {e.strerror or e}") from None
+        d = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as e:  # ValueError: bad UTF-8, bad JSON, a 5000-digit integer
         raise FileFormatError(f"{path.name} is neither an nnbench network file nor valid JSON ({e})") \
             from None

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -135,18 +136,29 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
 def load(path: str | os.PathLike) -> Saved:
     """Read and check a file; raises FileFormatError with a clear message for anything bad."""
     path = Path(path)
+    return loads(read_limited(path, MAX_FILE_BYTES, "an nnbench file"), path.name)
+
+
+def read_limited(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file ``path``, refusing more than ``limit``. The size on disk
+    is not enough: /dev/zero and /proc files report 0 bytes, and opening a FIFO blocks."""
     name = path.name
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as e:
         raise FileFormatError(f"cannot open {name}: {e.strerror or e}") from e
-    if size > MAX_FILE_BYTES:
-        raise FileFormatError(f"{name} is {size / 2**30:.1f} GiB: too large for an nnbench file")
+    if not stat.S_ISREG(st.st_mode):
+        raise FileFormatError(f"{name} is not a regular file")
+    if st.st_size > limit:
+        raise FileFormatError(f"{name} is {st.st_size / 2**20:,.1f} MiB: too large for {what}")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
     except OSError as e:
         raise FileFormatError(f"cannot read {name}: {e.strerror or e}") from e
-    return loads(data, name)
+    if len(data) > limit:
+        raise FileFormatError(f"{name} holds over {limit / 2**20:,.0f} MiB: too large for {what}")
+    return data
 
 
 def loads(data: bytes, name: str = "file") -> Saved:
