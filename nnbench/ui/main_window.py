@@ -28,9 +28,11 @@ from nnbench import presets, resources
 from nnbench.ui import dialogs
 from nnbench.ui.dataset_panel import DatasetPanel
 from nnbench.ui.network_panel import NetworkPanel
+from nnbench.ui.network_view import NetworkView
 from nnbench.ui.plots_panel import PlotsPanel
 from nnbench.ui.predict_box import PredictBox
 from nnbench.ui.session import Session
+from nnbench.ui.undo import StructureHistory
 
 DEFAULT_SOURCE = ("generator", "xor")
 MAX_RECENT = 8
@@ -46,6 +48,8 @@ class MainWindow(QMainWindow):
         self.dataset_panel = DatasetPanel(self.session)
         self.network_panel = NetworkPanel(self.session)
         self.plots_panel = PlotsPanel(self.session)
+        self.network_view = NetworkView(self.session)
+        self.history = StructureHistory(self.session, self)
 
         data_box = QGroupBox("Dataset")
         QVBoxLayout(data_box).addWidget(self.dataset_panel)
@@ -62,7 +66,11 @@ class MainWindow(QMainWindow):
         side_layout.addWidget(ask_box)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(side)
-        split.addWidget(self.plots_panel)
+        centre = QSplitter(Qt.Orientation.Vertical)
+        centre.addWidget(self.network_view)
+        centre.addWidget(self.plots_panel)
+        centre.setSizes([380, 420])
+        split.addWidget(centre)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setSizes([320, 900])
@@ -147,6 +155,10 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action, self.redo_action = self.history.actions(self)
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
         self.open_action = file_menu.addAction("&Open Experiment or Network…")
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         self.save_action = file_menu.addAction("&Save Experiment…")

@@ -359,6 +359,38 @@ class Session(QObject):
         self._call(job, on_done)
 
 
+    def set_output_activation(self, activation: str) -> None:
+        """Override the output layer's activation (the dataset picks it; this overrides it).
+        The loss follows: bce for sigmoid, cross-entropy for softmax, mse otherwise; the
+        weights are kept."""
+        from nnbench.errors import SpecError
+
+        if self.spec is None:
+            return
+        try:
+            out = LayerSpec(self.spec.output.units, activation, self.spec.output.bias)
+            spec = NetworkSpec(self.spec.n_inputs, (*self.hidden, out), self.spec.init, self.spec.dtype)
+        except SpecError as e:
+            self.error.emit(str(e))
+            return
+        loss = {"sigmoid": "bce", "softmax": "cross_entropy"}.get(activation, "mse")
+        config = self.config.replace(loss=loss)
+        seed = self.net_seed
+
+        def job(w: EngineWorker):
+            old = w.trainer
+            net = Network(spec, np.random.default_rng(seed + 1 + old.step_count))
+            net.adopt(old.net)
+            _install(w, w.dataset, _continue(old, net, config, w.dataset))
+            return spec, config
+
+        def done(result) -> None:
+            self.spec, self.config = result
+            self.spec_changed.emit(self.spec)
+            self.config_changed.emit(self.config)
+
+        self._call(job, done)
+
 # --- helpers that run on the engine thread -------------------------------------------------
 def _dtype(ds: Dataset) -> str:
     return "float32" if ds.x_train.dtype == np.uint8 else "float64"

@@ -1,0 +1,515 @@
+"""The network diagram: inputs, hidden layers, outputs and connections, live while training,
+and an editor too: "+"/"−" for layers and neurons, a click on a layer's header for its
+activation, a click on a connection or a neuron to type a weight or a bias.
+
+The scene is rebuilt only when the spec changes; frames only restyle the items that exist
+(pens picked from a small cache, one pixmap per neuron), so redrawing stays cheap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QToolTip,
+    QWidget,
+)
+
+from nnbench.engine import LayerSpec, NetworkSpec
+from nnbench.engine.activations import HIDDEN_ACTIVATIONS
+from nnbench.ui import dialogs
+from nnbench.ui.colors import BLUE, ORANGE, diverging_rgb
+from nnbench.ui.session import Session
+from nnbench.ui.worker import Frame
+
+MAX_SHOWN = 16  # a wider layer shows its first MAX_SHOWN - 1 neurons and "+N more"
+BLOCK_INPUTS = 16  # more inputs than this show as one block (MNIST's 784)
+MAX_NEURONS = 512  # as the layer list allows
+MAX_HIDDEN = 16
+NODE = 30  # neuron size in scene units
+DX = 120  # column spacing
+DY = 38  # neuron spacing
+TOP = 70  # room above the neurons for the layer controls
+HEAT = 32  # heatmap pixels per side (the grid subsampled)
+WIDTH_LEVELS = 8  # connection thickness is quantised so pens come from a cache
+
+
+def _font(points: int) -> QFont:
+    font = QFont()  # the application's family, so the diagram matches the panels
+    font.setPointSize(points)
+    return font
+
+
+# diverging_rgb as a 256-entry table: a frame colours ~10^5 heatmap pixels, and a table lookup
+# is several times cheaper than blending per pixel.
+_LUT = diverging_rgb(np.linspace(-1.0, 1.0, 256), 1.0)
+
+
+def _heat_rgb(values: np.ndarray, limit: float) -> np.ndarray:
+    t = np.clip(values * (127.5 / max(limit, 1e-12)) + 127.5, 0, 255).astype(np.uint8)
+    return _LUT[t]
+
+
+class Clickable(QGraphicsRectItem):
+    """A rectangle with a text that runs ``on_click`` (the view dispatches clicks)."""
+
+    def __init__(self, rect: QRectF, text: str, on_click: Callable[[], None], tip: str) -> None:
+        super().__init__(rect)
+        self.on_click = on_click
+        self.tip = tip
+        self.setBrush(QBrush(QColor(245, 245, 245)))
+        self.setPen(QPen(QColor(150, 150, 150)))
+        self.setZValue(3)
+        label = QGraphicsSimpleTextItem(text, self)
+        label.setFont(_font(9))
+        r = label.boundingRect()
+        label.setPos(rect.center().x() - r.width() / 2, rect.center().y() - r.height() / 2)
+
+
+class Neuron(QGraphicsRectItem):
+    def __init__(self, rect: QRectF, layer: int, index: int) -> None:
+        super().__init__(rect)
+        self.layer, self.index = layer, index  # layer: engine layer (0 = first hidden), -1 = input
+        self.setPen(QPen(QColor(90, 90, 90)))
+        self.setBrush(QBrush(Qt.GlobalColor.white))
+        self.setZValue(2)
+        self.heat = QGraphicsPixmapItem(self)
+        self.heat.setPos(rect.topLeft())
+        self.heat.setTransformationMode(Qt.TransformationMode.FastTransformation)
+        self.heat.setScale(rect.width() / HEAT)
+
+
+class Edge(QGraphicsLineItem):
+    def __init__(self, a: QPointF, b: QPointF, layer: int, i: int, j: int) -> None:
+        super().__init__(a.x(), a.y(), b.x(), b.y())
+        self.layer, self.i, self.j = layer, i, j  # i == -1: from the input block
+        self.level = -1
+        self.setZValue(0)
+
+
+class NetworkView(QGraphicsView):
+    # The pointer moved onto a neuron: (column, neuron index), column 0 = inputs; (-1, -1) when
+    # it left. neuron_output(column, index) gives that neuron's values over the plane.
+    neuron_hovered = Signal(int, int)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.scene_ = QGraphicsScene(self)
+        self.setScene(self.scene_)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumHeight(220)
+        self.spec: NetworkSpec | None = None
+        self.weights: dict[str, np.ndarray] = {}
+        self.columns: list[list[Neuron]] = []  # per column (inputs, hidden..., output)
+        self.shown: list[np.ndarray] = []  # per column: neuron indices drawn
+        self.edges: list[list[Edge]] = []  # per engine layer
+        self.buttons: dict[str, Clickable] = {}  # by name: "add_layer", "neurons+1", "act1", ...
+        self.more: dict[int, QGraphicsSimpleTextItem] = {}
+        self._pens = self._make_pens()
+        self._heatmaps = False
+        self._pressed: QGraphicsItem | None = None
+        self._hovered = (-1, -1)
+        self._outputs: tuple[np.ndarray, ...] = ()  # every layer's output on the grid, last frame
+        self.setMouseTracking(True)
+
+        session.spec_changed.connect(self._on_spec_changed)
+        session.dataset_changed.connect(self._on_dataset_changed)
+        session.frame.connect(self._on_frame)
+
+    # --- finding items (tests use these too) ------------------------------------------------
+    def neuron(self, column: int, index: int) -> Neuron:
+        return next(n for n in self.columns[column] if n.index == index)
+
+    def edge(self, layer: int, i: int, j: int) -> Edge:
+        return next(e for e in self.edges[layer] if e.i == i and e.j == j)
+
+    def item_at(self, pos) -> QGraphicsItem | None:
+        """The item a click at viewport ``pos`` means: controls, then neurons, then the
+        connection nearest the pointer."""
+        near = self.items(QRect(pos.x() - 3, pos.y() - 3, 7, 7))
+        for kind in (Clickable, Neuron):
+            for item in near:
+                while item is not None and not isinstance(item, kind):
+                    item = item.parentItem()
+                if item is not None:
+                    return item
+        edges = [e for e in near if isinstance(e, Edge)]
+        if not edges:
+            return None
+        p = self.mapToScene(pos)
+
+        def distance(e: Edge) -> float:
+            line = e.line()
+            a, b = np.array([line.x1(), line.y1()]), np.array([line.x2(), line.y2()])
+            d = b - a
+            t = np.clip(np.dot(np.array([p.x(), p.y()]) - a, d) / max(np.dot(d, d), 1e-9), 0, 1)
+            return float(np.linalg.norm(a + t * d - np.array([p.x(), p.y()])))
+
+        return min(edges, key=distance)
+
+    # --- building the scene -----------------------------------------------------------------
+    @Slot(object)
+    def _on_dataset_changed(self, dataset) -> None:
+        self._heatmaps = dataset is not None and dataset.n_features == 2
+        self.session.set_want_hidden(self._heatmaps)
+
+    @Slot(object)
+    def _on_spec_changed(self, spec: NetworkSpec) -> None:
+        self.spec = spec
+        self.weights = {}
+        self._outputs = ()
+        self._hovered = (-1, -1)
+        self._build(spec)
+
+    def _build(self, spec: NetworkSpec) -> None:
+        self.scene_.clear()
+        self.columns, self.shown, self.edges, self.buttons, self.more = [], [], [], {}, {}
+        sizes = spec.sizes
+        n_cols = len(sizes)
+        tallest = max(min(s, MAX_SHOWN) for s in sizes)
+        height = tallest * DY
+        for c, units in enumerate(sizes):
+            x = c * DX
+            if c == 0 and units > BLOCK_INPUTS:
+                shown = np.array([], dtype=int)
+                block = Neuron(QRectF(x - NODE / 2, TOP + height / 2 - 60, NODE, 120), -1, -1)
+                block.setBrush(QBrush(QColor(225, 225, 225)))
+                text = QGraphicsSimpleTextItem(f"{units}\ninputs", block)
+                text.setFont(_font(7))
+                text.setPos(x - NODE / 2 + 1, TOP + height / 2 - 14)
+                self.scene_.addItem(block)
+                self.columns.append([block])
+                self.shown.append(shown)
+                continue
+            n_show = units if units <= MAX_SHOWN else MAX_SHOWN - 1
+            shown = np.arange(n_show)
+            y0 = TOP + (height - min(units, MAX_SHOWN) * DY) / 2
+            column = []
+            for k in shown:
+                node = Neuron(QRectF(x - NODE / 2, y0 + k * DY + (DY - NODE) / 2, NODE, NODE), c - 1, int(k))
+                self.scene_.addItem(node)
+                column.append(node)
+            if units > n_show:
+                more = self.scene_.addSimpleText(f"+{units - n_show}\nmore")
+                more.setFont(_font(8))
+                more.setPos(x - NODE / 2, y0 + n_show * DY)
+                self.more[c] = more
+            self.columns.append(column)
+            self.shown.append(shown)
+            self._column_header(c, n_cols, spec)
+        self._input_nodes()
+        for layer in range(n_cols - 1):
+            edges = []
+            src, dst = self.columns[layer], self.columns[layer + 1]
+            for a in src:
+                for b in dst:
+                    start = a.rect().center() + QPointF(NODE / 2, 0)
+                    e = Edge(start, b.rect().center() - QPointF(NODE / 2, 0), layer, a.index, b.index)
+                    e.setPen(self._pens[(0, 0)])
+                    self.scene_.addItem(e)
+                    edges.append(e)
+            self.edges.append(edges)
+        self._layer_buttons(n_cols)
+        self.scene_.setSceneRect(self.scene_.itemsBoundingRect().adjusted(-10, -10, 10, 10))
+        self._fit()
+
+    def _input_nodes(self) -> None:
+        """Names beside the input nodes and, for 2-D data, each input's value over the plane."""
+        ds, view = self.session.dataset, self.session.view
+        if ds is None or not self.shown[0].size:
+            return
+        names = ds.feature_names
+        for node in self.columns[0]:
+            if node.index < len(names):
+                label = QGraphicsSimpleTextItem(str(names[node.index])[:10], node)
+                label.setFont(_font(8))
+                r = label.boundingRect()
+                label.setPos(node.rect().left() - r.width() - 4, node.rect().center().y() - r.height() / 2)
+        if self._heatmaps and view is not None and view.grid is not None and view.grid.shape[1] == 2:
+            res = view.res
+            step = max(res // HEAT, 1)
+            grid = view.grid.reshape(res, res, 2)[::-step, ::step]
+            centred = grid - grid.reshape(-1, 2).mean(axis=0)
+            self._set_heat(self.columns[0], diverging_rgb(centred))
+
+    def _set_heat(self, nodes: list[Neuron], rgb: np.ndarray) -> None:
+        """One pixmap per node from ``rgb`` (h, w, k, 3)."""
+        h, w = rgb.shape[:2]
+        for k, node in enumerate(nodes):
+            data = np.ascontiguousarray(rgb[:, :, k, :])
+            image = QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            node.heat.setPixmap(QPixmap.fromImage(image))
+            node.heat.setScale(NODE / w)
+
+    def _column_header(self, c: int, n_cols: int, spec: NetworkSpec) -> None:
+        x = c * DX
+        if c == 0:
+            title = self.scene_.addSimpleText(f"Input ({spec.n_inputs})")
+        elif c == n_cols - 1:
+            title = self.scene_.addSimpleText(f"Output ({spec.output.units})")
+            out = Clickable(QRectF(x - 38, TOP - 16, 76, 16), f"{spec.output.activation} ▾",
+                            self._choose_output, "Override the output activation (the loss follows)")
+            self.scene_.addItem(out)
+            self.buttons["act_out"] = out
+        else:
+            h = c - 1
+            layer = spec.hidden[h]
+            act = Clickable(QRectF(x - 42, TOP - 36, 84, 18), f"{layer.activation} ▾",
+                            lambda h=h: self._choose_activation(h), "Choose this layer's activation")
+            minus = Clickable(QRectF(x - 42, TOP - 16, 18, 14), "−", lambda h=h: self._add_neurons(h, -1),
+                              "Remove a neuron")
+            plus = Clickable(QRectF(x + 24, TOP - 16, 18, 14), "+", lambda h=h: self._add_neurons(h, +1),
+                             "Add a neuron")
+            count = QGraphicsSimpleTextItem(f"{layer.units}")
+            count.setFont(_font(8))
+            count.setPos(x - count.boundingRect().width() / 2, TOP - 16)
+            for item in (act, minus, plus, count):
+                self.scene_.addItem(item)
+            self.buttons.update({f"act{h}": act, f"neurons-{h}": minus, f"neurons+{h}": plus})
+            return
+        title.setFont(_font(8))
+        title.setPos(x - title.boundingRect().width() / 2, TOP - 34)
+
+    def _layer_buttons(self, n_cols: int) -> None:
+        x = (n_cols - 1) * DX / 2
+        n_hidden = n_cols - 2
+        label = self.scene_.addSimpleText(f"{n_hidden} hidden layer{'s' if n_hidden != 1 else ''}")
+        label.setFont(_font(9))
+        label.setPos(x - label.boundingRect().width() / 2, TOP - 66)
+        w = label.boundingRect().width() / 2
+        add = Clickable(QRectF(x + w + 6, TOP - 68, 20, 18), "+", self._add_layer, "Add a hidden layer")
+        remove = Clickable(QRectF(x - w - 26, TOP - 68, 20, 18), "−", self._remove_layer,
+                           "Remove the last hidden layer")
+        self.scene_.addItem(add)
+        self.scene_.addItem(remove)
+        self.buttons.update({"add_layer": add, "remove_layer": remove})
+
+    def _fit(self) -> None:
+        rect = self.scene_.sceneRect()
+        if rect.isEmpty() or self.viewport().width() < 10:
+            return
+        scale = min(self.viewport().width() / rect.width(), self.viewport().height() / rect.height())
+        scale = min(max(scale, 0.45), 1.6)  # below this, scroll rather than shrink into illegible
+        self.resetTransform()
+        self.scale(scale, scale)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # Ctrl+wheel zooms
+            factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+            self.scale(factor, factor)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit()
+
+    # --- live drawing from frames --------------------------------------------------------------
+    def _make_pens(self) -> dict[tuple[int, int], QPen]:
+        pens = {}
+        for sign, rgb in ((0, BLUE), (1, ORANGE)):
+            for level in range(WIDTH_LEVELS):
+                color = QColor(*rgb)
+                color.setAlpha(int(70 + 185 * level / (WIDTH_LEVELS - 1)))
+                pen = QPen(color, 0.6 + 0.75 * level)
+                pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+                pens[(sign, level)] = pen
+        return pens
+
+    @Slot(object)
+    def _on_frame(self, frame: Frame) -> None:
+        if frame.dataset is not self.session.dataset or self.spec is None:
+            return
+        weights = frame.snapshot.weights
+        if any(weights.get(f"layer{i}.W", np.empty((0, 0))).shape != (a, b)
+               for i, (a, b) in enumerate(zip(self.spec.sizes, self.spec.sizes[1:], strict=False))):
+            return  # a frame from before the last structural edit
+        self.weights = weights
+        self._style_edges(weights)
+        if self._heatmaps and frame.grid_hidden is not None and frame.grid_output is not None:
+            self._outputs = (*frame.grid_hidden, frame.grid_output)
+            self._draw_heatmaps(self._outputs)
+
+    def _style_edges(self, weights: dict[str, np.ndarray]) -> None:
+        shown = []
+        for layer in range(len(self.edges)):
+            W = weights[f"layer{layer}.W"]
+            src = self.shown[layer]
+            rows = W[src] if len(src) else W.mean(axis=0, keepdims=True)
+            shown.append(rows[:, self.shown[layer + 1]].ravel())  # edges were made in this order
+        # Thickness is relative to the largest weight drawn (but at least 1), so a net with
+        # big weights does not turn into a wall of thick lines.
+        scale = max(1.0, max((float(np.abs(v).max()) for v in shown if v.size), default=1.0))
+        for edges, values in zip(self.edges, shown, strict=True):
+            level = np.minimum((np.abs(values) / scale * WIDTH_LEVELS).astype(int), WIDTH_LEVELS - 1)
+            code = level + WIDTH_LEVELS * (values < 0)
+            for e, c in zip(edges, code.tolist(), strict=True):
+                if e.level != c:
+                    e.level = c
+                    e.setPen(self._pens[(c // WIDTH_LEVELS, c % WIDTH_LEVELS)])
+
+    def _draw_heatmaps(self, outputs: tuple[np.ndarray, ...]) -> None:
+        res = self.session.view.res if self.session.view else 0
+        step = max(res // HEAT, 1)
+        for c in range(1, len(self.columns)):
+            out, layer = outputs[c - 1], self.spec.layers[c - 1]
+            idx = self.shown[c]
+            if out.shape[0] != res * res or len(idx) == 0:
+                continue
+            img = out.reshape(res, res, -1)[::-step, ::step][:, :, idx]  # top row = largest y
+            if layer.activation in ("sigmoid", "softmax"):
+                img, limit = 2.0 * img - 1.0, 1.0
+            elif layer.activation == "tanh":
+                limit = 1.0
+            else:
+                limit = float(np.max(np.abs(img))) or 1.0
+            self._set_heat(self.columns[c], _heat_rgb(img, limit))
+
+    # --- editing ---------------------------------------------------------------------------
+    def neuron_output(self, column: int, index: int) -> np.ndarray | None:
+        """(res, res) values of a neuron over the plane from the last frame, rows = y."""
+        view = self.session.view
+        if view is None or view.grid is None or view.grid.shape[1] != 2:
+            return None
+        if column == 0:
+            return view.grid[:, index].reshape(view.res, view.res)
+        if column - 1 >= len(self._outputs):
+            return None
+        return self._outputs[column - 1][:, index].reshape(view.res, view.res)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        item = self.item_at(event.position().toPoint())
+        hovered = (item.layer + 1, item.index) if isinstance(item, Neuron) and item.index >= 0 else (-1, -1)
+        if hovered != self._hovered:
+            self._hovered = hovered
+            self.neuron_hovered.emit(*hovered)
+        super().mouseMoveEvent(event)
+
+    def _target(self, event) -> QGraphicsItem | None:
+        item = self.item_at(event.position().toPoint())
+        if isinstance(item, Clickable) or (isinstance(item, Neuron) and item.layer >= 0) \
+                or (isinstance(item, Edge) and item.i >= 0):
+            return item
+        return None
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self._pressed = self._target(event) if event.button() == Qt.MouseButton.LeftButton else None
+        if self._pressed is None:
+            super().mousePressEvent(event)
+        event.accept()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        item, self._pressed = self._pressed, None
+        event.accept()
+        if item is None or item is not self._target(event):
+            super().mouseReleaseEvent(event)
+            event.accept()
+            return
+        # Acts on release, after the mouse grab is over (a dialog may open).
+        if isinstance(item, Clickable):
+            item.on_click()
+        elif isinstance(item, Neuron):
+            self._edit_bias(item)
+        else:
+            self._edit_weight(item)
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.ToolTip:
+            text = self.tooltip_at(event.pos())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
+
+    def tooltip_at(self, pos) -> str:
+        """What hovering at viewport ``pos`` shows: a weight, a bias or what a control does."""
+        item = self.item_at(pos)
+        if isinstance(item, Clickable):
+            return item.tip
+        if isinstance(item, Edge):
+            W = self.weights.get(f"layer{item.layer}.W")
+            if W is None:
+                return ""
+            if item.i < 0:
+                return f"{W.shape[0]} weights into neuron {item.j + 1}, mean {W[:, item.j].mean():+.4f}"
+            src = f"input {item.i + 1}" if item.layer == 0 else f"neuron {item.i + 1}"
+            return f"weight {src} → neuron {item.j + 1}: {W[item.i, item.j]:+.4f} (click to edit)"
+        if isinstance(item, Neuron) and item.layer >= 0:
+            b = self.weights.get(f"layer{item.layer}.b")
+            bias = f"bias {b[item.index]:+.4f} (click to edit)" if b is not None else "no bias"
+            return f"layer {item.layer + 1}, neuron {item.index + 1}: {bias}"
+        return ""
+
+    def _edit_weight(self, edge: Edge) -> None:
+        W = self.weights.get(f"layer{edge.layer}.W")
+        current = float(W[edge.i, edge.j]) if W is not None else 0.0
+        label = f"Weight {edge.i + 1} → {edge.j + 1} in layer {edge.layer + 1}:"
+        value = dialogs.ask_number(self, "Weight", label, current)
+        if value is not None:
+            self.session.set_weight(edge.layer, edge.i, edge.j, value)
+
+    def _edit_bias(self, node: Neuron) -> None:
+        b = self.weights.get(f"layer{node.layer}.b")
+        if b is None and self.weights:
+            return  # this layer has no bias
+        current = float(b[node.index]) if b is not None else 0.0
+        label = f"Bias of neuron {node.index + 1} in layer {node.layer + 1}:"
+        value = dialogs.ask_number(self, "Bias", label, current)
+        if value is not None:
+            self.session.set_bias(node.layer, node.index, value)
+
+    def _hidden(self) -> list[LayerSpec]:
+        # The newest requested layers (the spec may still be on its way from the engine).
+        return list(self.session.hidden)
+
+    def _add_layer(self) -> None:
+        layers = self._hidden()
+        if len(layers) < MAX_HIDDEN:
+            template = layers[-1] if layers else LayerSpec(4, "tanh")
+            self.session.set_hidden((*layers, LayerSpec(template.units, template.activation)))
+
+    def _remove_layer(self) -> None:
+        layers = self._hidden()
+        if layers:
+            self.session.set_hidden(tuple(layers[:-1]))
+
+    def _add_neurons(self, h: int, delta: int) -> None:
+        layers = self._hidden()
+        if h < len(layers) and 1 <= layers[h].units + delta <= MAX_NEURONS:
+            layers[h] = LayerSpec(layers[h].units + delta, layers[h].activation, layers[h].bias)
+            self.session.set_hidden(tuple(layers))
+
+    def _choose_output(self) -> None:
+        spec = self.session.spec
+        if spec is None:
+            return
+        choices = ["sigmoid", "linear", "tanh"] + (["softmax"] if spec.output.units >= 2 else [])
+        picked = dialogs.ask_choice(self, "Output activation", choices, spec.output.activation)
+        if picked and picked != spec.output.activation:
+            self.session.set_output_activation(picked)
+
+    def _choose_activation(self, h: int) -> None:
+        layers = self._hidden()
+        if h >= len(layers):
+            return
+        picked = dialogs.ask_choice(self, f"Activation of hidden layer {h + 1}", list(HIDDEN_ACTIVATIONS),
+                                    layers[h].activation)
+        if picked and picked != layers[h].activation:
+            layers[h] = LayerSpec(layers[h].units, picked, layers[h].bias)
+            self.session.set_hidden(tuple(layers))

@@ -1,0 +1,288 @@
+"""The network diagram driven with real mouse clicks: the engine, the diagram and the layer
+list agree after every edit; waits on signals, never sleeps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from nnbench.engine import LayerSpec, NetworkSpec
+from nnbench.ui import dialogs
+from nnbench.ui.app import configure_pyqtgraph
+from nnbench.ui.main_window import MainWindow
+from nnbench.ui.network_view import NetworkView
+from nnbench.ui.undo import StructureHistory
+
+
+@pytest.fixture
+def bench(qtbot):
+    configure_pyqtgraph()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    # Once the main window holds the diagram and the history, test those; until then, our own.
+    view = getattr(window, "network_view", None) or NetworkView(window.session)
+    if view.parent() is None:
+        qtbot.addWidget(view)
+    history = getattr(window, "history", None) or StructureHistory(window.session)
+    window.show()
+    if view.parent() is None:
+        view.resize(900, 600)
+        view.show()
+    with qtbot.waitSignal(window.session.spec_changed, timeout=10_000):
+        window.start_default()
+    yield window, view, history
+    window.close()
+    assert not window.session.thread.isRunning()
+
+
+def click(qtbot, view: NetworkView, item, signal=None) -> None:
+    pos = view.mapFromScene(item.sceneBoundingRect().center())
+    if signal is None:
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+        return
+    with qtbot.waitSignal(signal, timeout=10_000):
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def settled(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=10_000)
+
+
+def agree(qtbot, window, view: NetworkView, sizes: tuple[int, ...], acts: list[str]) -> None:
+    """Engine, session, diagram and layer list all show the same network."""
+    settled(qtbot, window)
+    s = window.session
+    assert s.spec.sizes == sizes
+    assert [layer.activation for layer in s.spec.hidden] == acts
+    assert s.worker.trainer.net.spec == s.spec
+    assert window.network_panel.hidden_layers() == s.spec.hidden
+    assert len(view.columns) == len(sizes)
+    for c, units in enumerate(sizes):
+        assert len(view.columns[c]) == min(units, 16 if units <= 16 else 15)
+    for h, layer in enumerate(s.spec.hidden):
+        assert view.buttons[f"act{h}"].childItems()[0].text().startswith(layer.activation)
+
+
+def test_clicks_build_the_network_and_undo_redo_walks_back(qtbot, bench, monkeypatch):
+    window, view, history = bench
+    s = window.session
+    agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
+
+    click(qtbot, view, view.buttons["add_layer"], s.spec_changed)
+    agree(qtbot, window, view, (2, 4, 4, 4, 1), ["tanh"] * 3)
+
+    click(qtbot, view, view.buttons["neurons+0"], s.spec_changed)
+    agree(qtbot, window, view, (2, 5, 4, 4, 1), ["tanh"] * 3)
+
+    click(qtbot, view, view.buttons["neurons-1"], s.spec_changed)
+    agree(qtbot, window, view, (2, 5, 3, 4, 1), ["tanh"] * 3)
+
+    monkeypatch.setattr(dialogs, "ask_choice", lambda parent, title, choices, current: "relu")
+    click(qtbot, view, view.buttons["act2"], s.spec_changed)
+    agree(qtbot, window, view, (2, 5, 3, 4, 1), ["tanh", "tanh", "relu"])
+
+    click(qtbot, view, view.buttons["remove_layer"], s.spec_changed)
+    agree(qtbot, window, view, (2, 5, 3, 1), ["tanh", "tanh"])
+
+    # Undo walks back through every edit, redo forward again.
+    assert history.can_undo and not history.can_redo
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.undo()
+    agree(qtbot, window, view, (2, 5, 3, 4, 1), ["tanh", "tanh", "relu"])
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.undo()
+    agree(qtbot, window, view, (2, 5, 3, 4, 1), ["tanh"] * 3)
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.redo()
+    agree(qtbot, window, view, (2, 5, 3, 4, 1), ["tanh", "tanh", "relu"])
+
+    # An edit from the layer list lands on the same stack and clears redo.
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        window.network_panel.neuron_box(0).setValue(7)
+    agree(qtbot, window, view, (2, 7, 3, 4, 1), ["tanh", "tanh", "relu"])
+    assert not history.can_redo
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.undo()
+    agree(qtbot, window, view, (2, 5, 3, 4, 1), ["tanh", "tanh", "relu"])
+
+
+def test_undo_actions_have_the_shortcuts(qtbot, bench):
+    window, view, history = bench
+    undo, redo = (window.undo_action, window.redo_action) if hasattr(window, "undo_action") \
+        else history.actions(window)
+    assert undo.shortcut().toString() == "Ctrl+Z"
+    assert "Ctrl+Shift+Z" in [k.toString() for k in redo.shortcuts()]
+    assert not undo.isEnabled()
+    with qtbot.waitSignal(window.session.spec_changed, timeout=10_000):
+        click(qtbot, view, view.buttons["add_layer"])
+    assert undo.isEnabled() and not redo.isEnabled()
+    with qtbot.waitSignal(window.session.spec_changed, timeout=10_000):
+        undo.trigger()
+    assert redo.isEnabled()
+    agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
+
+
+def test_clicking_a_connection_and_a_neuron_sets_weight_and_bias(qtbot, bench, monkeypatch):
+    window, view, _ = bench
+    s = window.session
+    qtbot.waitUntil(lambda: bool(view.weights), timeout=10_000)
+    edge = view.edge(1, 0, 0)  # hidden 1, neuron 1 -> hidden 2, neuron 1: no other line crosses its middle
+    asked = []
+
+    def ask(parent, title, label, value):
+        asked.append(value)
+        return 1.25
+
+    monkeypatch.setattr(dialogs, "ask_number", ask)
+    expected = float(s.worker.trainer.net.layers[1].W[0, 0])
+    assert "weight" in view.tooltip_at(view.mapFromScene(edge.sceneBoundingRect().center()))
+    click(qtbot, view, edge)
+    settled(qtbot, window)
+    assert asked == [pytest.approx(expected)]
+    assert s.worker.trainer.net.layers[1].W[0, 0] == 1.25
+    qtbot.waitUntil(lambda: view.weights["layer1.W"][0, 0] == 1.25, timeout=10_000)  # the diagram follows
+    assert "+1.2500" in view.tooltip_at(view.mapFromScene(edge.sceneBoundingRect().center()))
+
+    monkeypatch.setattr(dialogs, "ask_number", lambda parent, title, label, value: -0.5)
+    click(qtbot, view, view.neuron(2, 3))  # column 2 = hidden layer 2 (engine layer 1), neuron 4
+    settled(qtbot, window)
+    assert s.worker.trainer.net.layers[1].b[3] == -0.5
+
+    # Cancelling changes nothing.
+    monkeypatch.setattr(dialogs, "ask_number", lambda parent, title, label, value: None)
+    before = s.worker.trainer.net.weights()
+    click(qtbot, view, view.neuron(1, 0))
+    settled(qtbot, window)
+    after = s.worker.trainer.net.weights()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_adding_a_neuron_keeps_learned_weights(qtbot, bench):
+    window, view, _ = bench
+    s = window.session
+    settled(qtbot, window)
+    old = s.worker.trainer.net.weights()
+    click(qtbot, view, view.buttons["neurons+0"], s.spec_changed)
+    settled(qtbot, window)
+    new = s.worker.trainer.net.weights()
+    assert new["layer0.W"].shape == (2, 5)
+    assert np.array_equal(new["layer0.W"][:, :4], old["layer0.W"])
+    assert np.array_equal(new["layer1.W"][:4], old["layer1.W"])
+
+
+def test_live_frames_colour_connections_and_fill_heatmaps(qtbot, bench):
+    window, view, _ = bench
+    s = window.session
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        s.set_hidden((LayerSpec(8, "tanh"), LayerSpec(6, "relu"), LayerSpec(4, "sigmoid")))
+    s.train()
+    qtbot.waitUntil(lambda: bool(view.weights) and view.weights["layer0.W"].shape == (2, 8)
+                    and not view.neuron(3, 0).heat.pixmap().isNull(), timeout=10_000)
+    s.pause()
+    qtbot.waitUntil(lambda: not s.running, timeout=10_000)
+    assert all(not n.heat.pixmap().isNull() for col in view.columns[1:] for n in col)
+    W = view.weights["layer0.W"]
+    for e in view.edges[0]:
+        sign = e.level // 8
+        assert sign == (1 if W[e.i, e.j] < 0 else 0)
+    # Blue for positive, orange for negative.
+    colours = {e.pen().color().rgb() & 0xFFFFFF for e in view.edges[0]}
+    assert colours <= {0x0877BD, 0xF59322}
+
+
+def test_wide_and_deep_networks_stay_bounded(qtbot, bench):
+    window, view, _ = bench
+    s = window.session
+    wide = tuple(LayerSpec(64, "relu") for _ in range(10))
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        s.set_hidden(wide)
+    settled(qtbot, window)
+    assert len(view.columns) == 12
+    assert all(len(col) == 15 for col in view.columns[1:-1])
+    assert view.more[1].text() == "+49\nmore"
+    assert sum(len(e) for e in view.edges) == 2 * 15 + 9 * 15 * 15 + 15
+    qtbot.waitUntil(lambda: bool(view.weights) and view.weights["layer0.W"].shape == (2, 64), timeout=10_000)
+
+
+def test_hovering_a_neuron_says_which_and_gives_its_heatmap(qtbot, bench):
+    window, view, _ = bench
+    qtbot.waitUntil(lambda: bool(view._outputs), timeout=10_000)
+    node = view.neuron(2, 1)
+    with qtbot.waitSignal(view.neuron_hovered, timeout=5_000) as hovered:
+        # QTest.mouseMove moves the cursor, which the offscreen platform does not report.
+        pos = QPointF(view.mapFromScene(node.sceneBoundingRect().center()))
+        move = QMouseEvent(QEvent.Type.MouseMove, pos, view.viewport().mapToGlobal(pos),
+                           Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(view.viewport(), move)
+    assert hovered.args == [2, 1]
+    res = window.session.view.res
+    assert view.neuron_output(2, 1).shape == (res, res)
+    assert view.neuron_output(0, 1)[-1, 0] > view.neuron_output(0, 1)[0, 0]  # x2 grows along rows
+
+
+def test_784_inputs_show_as_one_block(qtbot, bench):
+    window, view, _ = bench
+    settled(qtbot, window)
+    spec = NetworkSpec.mlp([784, 32, 10], output="softmax")
+    view._on_spec_changed(spec)  # as the session would for MNIST, without loading it
+    assert len(view.columns[0]) == 1 and view.columns[0][0].index == -1
+    assert len(view.edges[0]) == 15 and len(view.edges[1]) == 15 * 10
+    weights = {"layer0.W": np.full((784, 32), -0.5), "layer1.W": np.ones((32, 10))}
+    view._style_edges(weights)
+    assert all(e.level // 8 == 1 for e in view.edges[0])  # negative mean: orange
+    assert all(e.level // 8 == 0 for e in view.edges[1])
+
+
+def test_ctrl_z_and_ctrl_shift_z_from_the_keyboard(qtbot, bench):
+    window, view, history = bench
+    s = window.session
+    if not hasattr(window, "undo_action"):
+        window.addActions(list(history.actions(window)))  # as the main window will
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    click(qtbot, view, view.buttons["neurons+1"], s.spec_changed)
+    agree(qtbot, window, view, (2, 4, 5, 1), ["tanh", "tanh"])
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        shift_ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+        QTest.keyClick(window, Qt.Key.Key_Z, shift_ctrl)
+    agree(qtbot, window, view, (2, 4, 5, 1), ["tanh", "tanh"])
+
+
+def test_edits_while_training_keep_training(qtbot, bench):
+    window, view, _ = bench
+    s = window.session
+    s.train()
+    qtbot.waitUntil(lambda: s.running, timeout=10_000)
+    click(qtbot, view, view.buttons["add_layer"], s.spec_changed)
+    click(qtbot, view, view.buttons["neurons+2"], s.spec_changed)
+    agree(qtbot, window, view, (2, 4, 4, 5, 1), ["tanh"] * 3)
+    epoch = s.worker.trainer.epoch
+    qtbot.waitUntil(lambda: view.weights.get("layer2.W", np.empty(0)).shape == (4, 5)
+                    and s.worker.trainer.epoch > epoch, timeout=10_000)
+    assert s.running
+    s.pause()
+    qtbot.waitUntil(lambda: not s.running, timeout=10_000)
+
+
+def test_the_output_activation_can_be_overridden_and_the_loss_follows(qtbot, bench, monkeypatch):
+    window, view, _ = bench
+    s = window.session
+    assert s.spec.output.activation == "sigmoid" and s.config.loss == "bce"
+    monkeypatch.setattr(dialogs, "ask_choice", lambda parent, title, choices, current: "linear")
+    click(qtbot, view, view.buttons["act_out"], s.spec_changed)
+    settled(qtbot, window)
+    assert s.spec.output.activation == "linear" and s.config.loss == "mse"
+    assert s.worker.trainer.net.spec == s.spec and s.worker.trainer.config.loss == "mse"
+    assert window.loss_box.currentData() == "mse"
+    assert view.buttons["act_out"].childItems()[0].text().startswith("linear")
+    # A structural edit afterwards keeps the override.
+    click(qtbot, view, view.buttons["neurons+0"], s.spec_changed)
+    agree(qtbot, window, view, (2, 5, 4, 1), ["tanh", "tanh"])
+    assert s.spec.output.activation == "linear"
