@@ -111,7 +111,17 @@ def read_csv_table(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> 
         if st.st_size > max_bytes:
             raise FileFormatError(f"{name} is {st.st_size / 2**20:.1f} MB{too_large}")
         with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
+            # The reported size first (one right-sized read), then blocks up to the limit, for
+            # files that hold more than they report (/proc).
+            parts = [f.read(st.st_size + 1)]
+            total = len(parts[0])
+            while total > st.st_size and total <= max_bytes:
+                block = f.read(min(1 << 20, max_bytes + 1 - total))
+                if not block:
+                    break
+                parts.append(block)
+                total += len(block)
+            data = b"".join(parts)
     except OSError as exc:
         raise FileFormatError(f"{name}: cannot read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:

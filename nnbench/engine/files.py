@@ -153,7 +153,7 @@ def read_limited(path: Path, limit: int, what: str) -> bytes:
         raise FileFormatError(f"{name} is {st.st_size / 2**20:,.1f} MiB: too large for {what}")
     try:
         with open(path, "rb") as f:
-            data = f.read(limit + 1)
+            data = _read_bounded(f, st.st_size, limit)
     except OSError as e:
         raise FileFormatError(f"cannot read {name}: {e.strerror or e}") from e
     if len(data) > limit:
@@ -169,6 +169,22 @@ def loads(data: bytes, name: str = "file") -> Saved:
         raise
     except NnbenchError as e:
         raise FileFormatError(f"{name}: {e}") from e
+
+
+def _read_bounded(f: Any, expected: int, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes: first the size the file reports (one right-sized read), then
+    1 MiB blocks, so a file that reports less than it holds cannot make us allocate ``limit``."""
+    data = f.read(min(expected, limit) + 1)
+    if len(data) <= expected:
+        return data
+    parts, total = [data], len(data)
+    while total <= limit:
+        block = f.read(min(1 << 20, limit + 1 - total))
+        if not block:
+            break
+        parts.append(block)
+        total += len(block)
+    return b"".join(parts)
 
 
 def _read_arrays(data: bytes, name: str) -> dict[str, np.ndarray]:

@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(self.network_view)
         centre.addWidget(self.plots_panel)
-        centre.setSizes([380, 420])
+        centre.setSizes([300, 480])
         split.addWidget(centre)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
