@@ -16,7 +16,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, S
 from nnbench import data
 from nnbench.data import Dataset
 from nnbench.engine import LayerSpec, Network, NetworkSpec, TrainConfig, Trainer, files
-from nnbench.errors import FileFormatError, IncompatibleError
+from nnbench.errors import FileFormatError, IncompatibleError, SpecError
 from nnbench.experiment import load_experiment
 from nnbench.ui.worker import EngineWorker, Frame
 
@@ -155,7 +155,12 @@ class Session(QObject):
         if self.spec is None:
             self.hidden = tuple(hidden)
             return
-        spec = NetworkSpec(self.spec.n_inputs, (*hidden, self.spec.output), self.spec.init, self.spec.dtype)
+        try:
+            spec = NetworkSpec(self.spec.n_inputs, (*hidden, self.spec.output), self.spec.init, self.spec.dtype)
+        except SpecError as e:  # say why and put the views back to the network in use
+            self.error.emit(str(e))
+            self.spec_changed.emit(self.spec)
+            return
         seed, config = self.net_seed, self.config
 
         def job(w: EngineWorker):
@@ -244,6 +249,8 @@ class Session(QObject):
         current = self.dataset
 
         def job(w: EngineWorker):
+            if not Path(path).is_file():  # a FIFO or device would block this thread on open
+                raise FileFormatError(f"{Path(path).name} is not a regular file")
             try:
                 with open(path, "rb") as f:
                     is_zip = f.read(2) == b"PK"

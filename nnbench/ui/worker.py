@@ -154,6 +154,9 @@ class EngineWorker(QObject):
                 self.state_changed.emit(active)
             with self._cond:
                 while not (self._stop or self._jobs or self._active()):
+                    if was_active:  # a pause that landed after the check above
+                        was_active = False
+                        self.state_changed.emit(False)
                     self._cond.wait()
                 if self._stop:
                     break
