@@ -34,19 +34,25 @@ for i in range(1000):
 """
 
 
-@pytest.mark.parametrize("delay", [pytest.param(0.0, marks=pytest.mark.slow), 0.05,
-                                   pytest.param(0.3, marks=pytest.mark.slow)])
-def test_a_save_killed_mid_write_leaves_the_previous_file(tmp_path, delay):
+def _size(p) -> int:
+    try:
+        return p.stat().st_size
+    except FileNotFoundError:  # renamed into place between listing and stat
+        return -1
+
+
+@pytest.mark.parametrize("written", [pytest.param(1, marks=pytest.mark.slow), 16 << 20,
+                                     pytest.param(96 << 20, marks=pytest.mark.slow)])
+def test_a_save_killed_mid_write_leaves_the_previous_file(tmp_path, written):
     path = tmp_path / "big.npz"
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         first = child.stdout.readline().split()  # one complete save
         assert first, "the child saved nothing"
-        # Wait until the next save has begun writing its temporary file, then kill it.
+        # Wait until a later save has written ``written`` bytes of its temporary file, then kill it.
         deadline = time.monotonic() + 60
-        while not [p for p in tmp_path.iterdir() if p.name.endswith(".part") and p.stat().st_size > 0]:
-            assert time.monotonic() < deadline, "no second save started"
-        time.sleep(delay)
+        while not [p for p in tmp_path.iterdir() if p.name.endswith(".part") and _size(p) >= written]:
+            assert time.monotonic() < deadline, "no later save got that far"
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
         done = [first] + [line.split() for line in child.stdout.read().splitlines()]
