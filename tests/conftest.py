@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 # Qt needs a platform; without a display pytest-qt would abort the interpreter.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -11,3 +13,13 @@ try:  # keep the suite's settings (recent files...) out of the user's own config
     QCoreApplication.setApplicationName("nnbench-tests")
 except ImportError:  # the engine and data tests run without Qt
     pass
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Error dialogs become a list of their texts (UI tests only)."""
+    from nnbench.ui import dialogs
+
+    shown: list[str] = []
+    monkeypatch.setattr(dialogs, "show_error", lambda parent, title, text: shown.append(text))
+    return shown

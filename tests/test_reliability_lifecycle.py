@@ -16,7 +16,6 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtTest import QTest
 
-from nnbench.ui import dialogs
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
 
@@ -162,13 +161,6 @@ def sequence(qtbot, window, rng, counts, marks, i, n):
     if i in (min(n // 5, 20), n - 1):
         marks.append((threading.active_count(), os_threads(), rss_mb()))
     return open_window(qtbot) if i < n - 1 else None
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(dialogs, "show_error", lambda parent, title, text: shown.append(text))
-    return shown
 
 
 def check_errors(errors: list[str]) -> None:

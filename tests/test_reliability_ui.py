@@ -12,34 +12,12 @@ from nnbench import cli, presets
 from nnbench.engine import LayerSpec, Network, NetworkSpec, Trainer, files
 from nnbench.errors import NnbenchError
 from nnbench.ui import dialogs
-from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
 from nnbench.ui.session import _arrays
+from test_ui_window import close_window, open_window
 
 WAIT = 15_000
 GRID = np.array([[x, y] for x in np.linspace(-6, 6, 5) for y in np.linspace(-6, 6, 5)])
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(dialogs, "show_error", lambda parent, title, text: shown.append(text))
-    return shown
-
-
-def open_window(qtbot) -> MainWindow:
-    configure_pyqtgraph()
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.session.spec_changed, timeout=WAIT):
-        window.start_default()
-    return window
-
-
-def close_window(window: MainWindow) -> None:
-    window.close()
-    assert not window.session.thread.isRunning()
 
 
 def idle(qtbot, window: MainWindow) -> None:

@@ -14,13 +14,6 @@ from nnbench.ui.main_window import MainWindow
 GRID = np.array([[x, y] for x in np.linspace(-6, 6, 7) for y in np.linspace(-6, 6, 7)])
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(dialogs, "show_error", lambda parent, title, text: shown.append(text))
-    return shown
-
-
 def open_window(qtbot) -> MainWindow:
     configure_pyqtgraph()
     window = MainWindow()
