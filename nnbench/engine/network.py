@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from nnbench.engine import features as feature_maps
 from nnbench.engine.initializers import INITIALIZERS
 from nnbench.engine.layers import Dense
 from nnbench.engine.losses import Loss
@@ -17,6 +18,7 @@ class Network:
     def __init__(self, spec: NetworkSpec, rng: np.random.Generator | None = None) -> None:
         self.spec = spec
         self.dtype = np.dtype(spec.dtype)
+        self.features = spec.features  # None: the first layer sees the raw inputs
         sizes = spec.sizes
         self.layers = [
             Dense(n_in, n_out, layer.activation, layer.bias, self.dtype)
@@ -57,7 +59,7 @@ class Network:
                 layer.b[...] = 0.0
 
     def __repr__(self) -> str:
-        parts = [str(self.spec.n_inputs)]
+        parts = [str(self.spec.n_inputs) if self.features is None else f"2[{','.join(self.features)}]"]
         parts += [f"{layer.W.shape[1]}[{layer.activation.name}]" for layer in self.layers]
         return f"Network({'-'.join(parts)}, init={self.spec.init}, {self.spec.dtype})"
 
@@ -69,7 +71,12 @@ class Network:
     def n_outputs(self) -> int:
         return self.spec.output.units
 
+    def featurize(self, x: np.ndarray) -> np.ndarray:
+        """What the first layer sees: the raw rows, or the input features computed from them."""
+        return x if self.features is None else feature_maps.expand(x, self.features)
+
     def forward(self, x: np.ndarray, keep: bool = True) -> np.ndarray:
+        x = self.featurize(x)
         for layer in self.layers:
             x = layer.forward(x, keep)
         return x
@@ -83,7 +90,7 @@ class Network:
 
     def activations(self, x: np.ndarray) -> list[np.ndarray]:
         """Every layer's output for ``x`` in one pass (the per-neuron views use this)."""
-        x = self._check_input(x)
+        x = self.featurize(self._check_input(x))
         out = []
         for layer in self.layers:
             x = layer.forward(x, keep=False)
@@ -108,7 +115,7 @@ class Network:
         """
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
-        a = x
+        a = self.featurize(x)
         for layer in self.layers:
             a = layer.train_forward(a)
         last = self.layers[-1]
@@ -160,10 +167,18 @@ class Network:
 
     def adopt(self, other: Network) -> None:
         """Keep what still applies from ``other``: the overlapping block of every layer pair
-        that sits at the same depth. New neurons and layers keep their fresh initialisation."""
-        for mine, theirs in zip(self.layers, other.layers):
-            r = min(mine.W.shape[0], theirs.W.shape[0])
+        that sits at the same depth. New neurons and layers keep their fresh initialisation.
+        First-layer rows of 2-D nets follow the input features by name, so switching a feature
+        on or off keeps the weights of the features that stay."""
+        mine_in, theirs_in = self.spec.input_names, other.spec.input_names
+        for depth, (mine, theirs) in enumerate(zip(self.layers, other.layers)):
             c = min(mine.W.shape[1], theirs.W.shape[1])
-            mine.W[:r, :c] = theirs.W[:r, :c]
+            if depth == 0 and mine_in is not None and theirs_in is not None:
+                for r, name in enumerate(mine_in):
+                    if name in theirs_in:
+                        mine.W[r, :c] = theirs.W[theirs_in.index(name), :c]
+            else:
+                r = min(mine.W.shape[0], theirs.W.shape[0])
+                mine.W[:r, :c] = theirs.W[:r, :c]
             if mine.b is not None and theirs.b is not None:
                 mine.b[:c] = theirs.b[:c]

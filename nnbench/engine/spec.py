@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from nnbench.engine import features as feature_maps
 from nnbench.engine.activations import ACTIVATIONS
 from nnbench.engine.initializers import INITIALIZERS
 from nnbench.errors import SpecError
@@ -44,15 +45,24 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A feed-forward net: ``n_inputs`` then dense ``layers``; the last layer is the output."""
+    """A feed-forward net: ``n_inputs`` then dense ``layers``; the last layer is the output.
+
+    ``features`` (2 inputs only) names the input features the first layer sees, computed from
+    the raw (x1, x2): see :mod:`nnbench.engine.features`. None means the raw inputs; the
+    raw pair (x1, x2) is stored as None too, so equal networks have equal specs.
+    """
 
     n_inputs: int
     layers: tuple[LayerSpec, ...]
     init: str = "xavier"
     dtype: str = "float64"
+    features: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        if self.features is not None:
+            names = feature_maps.normalize(self.features)
+            object.__setattr__(self, "features", None if names == feature_maps.RAW else names)
         self.validate()
 
     def validate(self) -> None:
@@ -72,6 +82,8 @@ class NetworkSpec:
                 raise SpecError(f"{where}: softmax is only for the output layer")
             if layer.activation == "softmax" and layer.units < 2:
                 raise SpecError("a softmax output needs at least 2 neurons")
+        if self.features is not None and self.n_inputs != 2:
+            raise SpecError(f"input features are for 2 inputs, this network has {self.n_inputs}")
         if self.init not in INITIALIZERS:
             raise SpecError(f"unknown initialiser {self.init!r}; known: {', '.join(INITIALIZERS)}")
         if self.dtype not in DTYPES:
@@ -97,7 +109,15 @@ class NetworkSpec:
 
     @property
     def sizes(self) -> tuple[int, ...]:
-        return (self.n_inputs, *(layer.units for layer in self.layers))
+        """Input width the first layer sees (the number of features on), then each layer's units."""
+        return (len(self.input_names or ()) or self.n_inputs, *(layer.units for layer in self.layers))
+
+    @property
+    def input_names(self) -> tuple[str, ...] | None:
+        """The features the first layer sees, by name; None for data that is not 2-D."""
+        if self.features is not None:
+            return self.features
+        return feature_maps.RAW if self.n_inputs == 2 else None
 
     @property
     def hidden(self) -> tuple[LayerSpec, ...]:
@@ -115,19 +135,24 @@ class NetworkSpec:
         """The same hidden layers fitted to another dataset's input and output sizes."""
         out = self.output
         out = replace(out, units=n_outputs, activation=output_activation or out.activation)
-        return replace(self, n_inputs=n_inputs, layers=(*self.hidden, out))
+        features = self.features if n_inputs == 2 else None
+        return replace(self, n_inputs=n_inputs, layers=(*self.hidden, out), features=features)
 
     def describe(self) -> str:
-        parts = [str(self.n_inputs)] + [f"{layer.units}{layer.activation[0]}" for layer in self.layers]
+        first = f"{self.n_inputs}" if self.features is None else f"2[{','.join(self.features)}]"
+        parts = [first] + [f"{layer.units}{layer.activation[0]}" for layer in self.layers]
         return "-".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "n_inputs": self.n_inputs,
             "layers": [layer.to_dict() for layer in self.layers],
             "init": self.init,
             "dtype": self.dtype,
         }
+        if self.features is not None:
+            d["features"] = list(self.features)
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> NetworkSpec:
@@ -145,4 +170,9 @@ class NetworkSpec:
             raise SpecError("'init' and 'dtype' must be names")
         if len(layers) > MAX_LAYERS:
             raise SpecError(f"at most {MAX_LAYERS} layers, got {len(layers)}")
-        return cls(n_inputs, tuple(LayerSpec.from_dict(x) for x in layers), init, dtype)
+        features = d.get("features")
+        if features is not None:
+            if not isinstance(features, list) or len(features) > len(feature_maps.FEATURES):
+                raise SpecError(f"'features' must be a list of names, got {features!r}")
+            features = tuple(features)
+        return cls(n_inputs, tuple(LayerSpec.from_dict(x) for x in layers), init, dtype, features)
