@@ -286,3 +286,210 @@ def test_the_output_activation_can_be_overridden_and_the_loss_follows(qtbot, ben
     click(qtbot, view, view.buttons["neurons+0"], s.spec_changed)
     agree(qtbot, window, view, (2, 5, 4, 1), ["tanh", "tanh"])
     assert s.spec.output.activation == "linear"
+
+
+def hover(view: NetworkView, item) -> None:
+    """A real mouse-move event over ``item`` (QTest.mouseMove moves the cursor, which the
+    offscreen platform does not report)."""
+    pos = QPointF(view.mapFromScene(item.sceneBoundingRect().center())) if item is not None else QPointF(2, 2)
+    assert item is not None or view.item_at(pos.toPoint()) is None
+    move = QMouseEvent(QEvent.Type.MouseMove, pos, view.viewport().mapToGlobal(pos),
+                       Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), move)
+
+
+def first_layer_rows(s) -> dict[str, np.ndarray]:
+    net = s.worker.trainer.net
+    return {name: net.layers[0].W[k].copy() for k, name in enumerate(net.spec.input_names)}
+
+
+def test_clicking_input_features_switches_them_and_keeps_weights(qtbot, bench):
+    window, view, history = bench
+    s = window.session
+    settled(qtbot, window)
+    assert set(view.feature_nodes) == {"x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"}
+    assert [n.feature for n in view.columns[0]] == ["x1", "x2"]
+    assert all(not n.heat.pixmap().isNull() for n in view.feature_nodes.values())  # each over the plane
+    rows = first_layer_rows(s)
+    deeper = s.worker.trainer.net.layers[1].W.copy()
+
+    click(qtbot, view, view.feature_nodes["x1^2"], s.spec_changed)
+    agree(qtbot, window, view, (3, 4, 4, 1), ["tanh", "tanh"])
+    assert s.spec.features == ("x1", "x2", "x1^2") == s.worker.trainer.net.spec.features
+    assert [n.feature for n in view.columns[0]] == ["x1", "x2", "x1^2"]
+    assert view.feature_nodes["x1^2"].on and not view.feature_nodes["sin(x1)"].on
+    assert window.network_panel.table.cellWidget(0, 1).text().strip() == "3"
+    now = first_layer_rows(s)
+    assert np.array_equal(now["x1"], rows["x1"]) and np.array_equal(now["x2"], rows["x2"])
+    assert np.array_equal(s.worker.trainer.net.layers[1].W, deeper)
+
+    click(qtbot, view, view.feature_nodes["x1"], s.spec_changed)
+    agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
+    assert s.spec.features == ("x2", "x1^2")
+    after = first_layer_rows(s)
+    assert np.array_equal(after["x2"], rows["x2"]) and np.array_equal(after["x1^2"], now["x1^2"])
+    x = np.array([[0.3, -0.7]])
+    h = np.tanh(np.array([[-0.7, 0.09]]) @ s.worker.trainer.net.layers[0].W + s.worker.trainer.net.layers[0].b)
+    np.testing.assert_allclose(s.worker.trainer.net.activations(x)[0], h)  # x2 and x1² feed layer 1
+
+    # The last feature on stays on.
+    click(qtbot, view, view.feature_nodes["x2"], s.spec_changed)
+    click(qtbot, view, view.feature_nodes["x1^2"])
+    settled(qtbot, window)
+    assert s.spec.features == ("x1^2",)
+
+    # Undo walks back through the toggles to the raw inputs, with their first weights.
+    for _ in range(3):
+        with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+            history.undo()
+        settled(qtbot, window)
+    assert s.spec.features is None and s.spec.sizes == (2, 4, 4, 1)
+    back = first_layer_rows(s)
+    assert np.array_equal(back["x1"], rows["x1"]) and np.array_equal(back["x2"], rows["x2"])
+
+
+def test_features_train_live_and_stay_across_datasets(qtbot, bench):
+    window, view, _ = bench
+    s = window.session
+    click(qtbot, view, view.feature_nodes["sin(x1)"], s.spec_changed)
+    settled(qtbot, window)
+    s.train()
+    qtbot.waitUntil(lambda: view.weights.get("layer0.W", np.empty(0)).shape == (3, 4)
+                    and s.worker.trainer.epoch > 3, timeout=10_000)
+    s.pause()
+    qtbot.waitUntil(lambda: not s.running, timeout=10_000)
+    assert len(view.edges[0]) == 3 * 4
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        s.set_source({"kind": "generator", "name": "circle", "n": 200, "noise": 0.0, "seed": 1})
+    settled(qtbot, window)
+    assert s.spec.features == ("x1", "x2", "sin(x1)")
+
+
+def test_undo_brings_back_a_removed_neurons_own_weights(qtbot, bench):
+    window, view, history = bench
+    s = window.session
+
+    def train_epochs(n: int) -> None:
+        target = s.worker.trainer.epoch + n
+        for _ in range(n):
+            s.step()
+        qtbot.waitUntil(lambda: s.worker.trainer.epoch >= target and not s.running, timeout=10_000)
+        settled(qtbot, window)
+
+    train_epochs(5)
+    before = s.worker.trainer.net.weights()
+    click(qtbot, view, view.buttons["neurons-0"], s.spec_changed)  # drops neuron 4 of layer 1
+    agree(qtbot, window, view, (2, 3, 4, 1), ["tanh", "tanh"])
+    train_epochs(5)
+    trained = s.worker.trainer.net.weights()
+    assert not np.array_equal(trained["layer0.W"], before["layer0.W"][:, :3])
+
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.undo()
+    agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
+    w = s.worker.trainer.net.weights()
+    assert np.array_equal(w["layer0.W"][:, 3], before["layer0.W"][:, 3])  # the removed neuron, as it was
+    assert np.array_equal(w["layer0.b"][3], before["layer0.b"][3])
+    assert np.array_equal(w["layer1.W"][3], before["layer1.W"][3])
+    assert np.array_equal(w["layer0.W"][:, :3], trained["layer0.W"])  # the rest keeps what it learned
+    assert np.array_equal(w["layer1.W"][:3], trained["layer1.W"])
+
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.redo()
+    agree(qtbot, window, view, (2, 3, 4, 1), ["tanh", "tanh"])
+    assert np.array_equal(s.worker.trainer.net.weights()["layer0.W"], trained["layer0.W"])
+
+
+def test_weight_bias_and_output_edits_are_undoable(qtbot, bench, monkeypatch):
+    window, view, history = bench
+    s = window.session
+    qtbot.waitUntil(lambda: bool(view.weights), timeout=10_000)
+    old_w = float(s.worker.trainer.net.layers[1].W[0, 0])
+    old_b = float(s.worker.trainer.net.layers[0].b[2])
+    monkeypatch.setattr(dialogs, "ask_number", lambda parent, title, label, value: 2.5)
+    click(qtbot, view, view.edge(1, 0, 0))
+    settled(qtbot, window)
+    click(qtbot, view, view.neuron(1, 2))
+    settled(qtbot, window)
+    monkeypatch.setattr(dialogs, "ask_choice", lambda parent, title, choices, current: "linear")
+    click(qtbot, view, view.buttons["act_out"], s.spec_changed)
+    settled(qtbot, window)
+    net = s.worker.trainer.net
+    assert (net.layers[1].W[0, 0], net.layers[0].b[2], s.config.loss) == (2.5, 2.5, "mse")
+    assert window.undo_action.text() == "&Undo output activation"
+
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.undo()
+    settled(qtbot, window)
+    assert s.spec.output.activation == "sigmoid" and s.config.loss == "bce"
+    assert s.worker.trainer.config.loss == "bce"
+    assert window.undo_action.text().startswith("&Undo bias")
+    history.undo()
+    settled(qtbot, window)
+    assert s.worker.trainer.net.layers[0].b[2] == old_b
+    history.undo()
+    settled(qtbot, window)
+    assert s.worker.trainer.net.layers[1].W[0, 0] == old_w
+    assert not history.can_undo
+    history.redo()
+    settled(qtbot, window)
+    assert s.worker.trainer.net.layers[1].W[0, 0] == 2.5
+    qtbot.waitUntil(lambda: view.weights["layer1.W"][0, 0] == 2.5, timeout=10_000)
+
+
+def test_hovering_shows_the_neuron_large_in_the_plots(qtbot, bench):
+    window, view, _ = bench
+    s = window.session
+    plots = window.plots_panel
+    s.step()
+    qtbot.waitUntil(lambda: plots._last_frame is not None and bool(view._outputs), timeout=10_000)
+    title = lambda: plots.output_plot.getPlotItem().titleLabel.text  # noqa: E731
+    assert title() == "Decision surface"
+
+    hover(view, view.neuron(2, 1))
+    assert plots.hovered == (2, 1)
+    assert title() == "Hidden layer 2, neuron 2 (tanh)"
+    values = plots._last_frame.grid_hidden[1][:, 1].reshape(s.view.res, s.view.res)
+    from nnbench.ui.colors import diverging_rgb
+    np.testing.assert_array_equal(plots.surface.image, diverging_rgb(values, 1.0))
+
+    hover(view, view.feature_nodes["x2"])
+    assert plots.hovered == (0, 1) and title() == "Input feature x₂"
+    np.testing.assert_allclose(plots.neuron_map(plots._last_frame)[0][:, 0], s.view.grid[::s.view.res, 1])
+
+    hover(view, None)  # off every neuron: the network's output again
+    assert plots.hovered == (-1, -1) and title() == "Decision surface"
+    assert plots.surface.image.shape == (s.view.res, s.view.res, 3)
+
+
+def test_layer_list_edits_keep_a_layer_without_bias(qtbot, bench):
+    window, view, _ = bench
+    s = window.session
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        s.set_hidden((LayerSpec(3, "sigmoid", bias=False),))
+    settled(qtbot, window)
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        window.network_panel.neuron_box(0).setValue(5)
+    settled(qtbot, window)
+    assert s.spec.hidden == (LayerSpec(5, "sigmoid", bias=False),)
+    assert s.worker.trainer.net.layers[0].b is None
+    click(qtbot, view, view.buttons["add_layer"], s.spec_changed)
+    settled(qtbot, window)
+    assert s.spec.hidden[1].bias is False
+
+
+def test_ctrl_z_undoes_a_network_edit_from_a_focused_spin_box(qtbot, bench):
+    window, view, _ = bench
+    s = window.session
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    box = window.network_panel.neuron_box(0)
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=5_000)
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        QTest.keyClick(box, Qt.Key.Key_Up)  # the arrow key steps the value: an edit
+    agree(qtbot, window, view, (2, 5, 4, 1), ["tanh", "tanh"])
+    assert window.network_panel.neuron_box(0).hasFocus()
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        QTest.keyClick(window.network_panel.neuron_box(0), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])

@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.plots_panel = PlotsPanel(self.session)
         self.network_view = NetworkView(self.session)
         self.history = StructureHistory(self.session, self)
+        self.network_view.neuron_hovered.connect(self.plots_panel.show_neuron)
 
         data_box = QGroupBox("Dataset")
         QVBoxLayout(data_box).addWidget(self.dataset_panel)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Signal, Slot
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -23,6 +24,22 @@ MAX_NEURONS = 512
 MAX_HIDDEN = 16
 
 
+class _UndoPassThrough(QObject):
+    """Lets Ctrl+Z / Ctrl+Shift+Z reach the window's network undo from a focused spin box whose
+    text has nothing of its own to undo (the spin box otherwise claims those keys)."""
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.ShortcutOverride:
+            undo = event.matches(QKeySequence.StandardKey.Undo)
+            redo = event.matches(QKeySequence.StandardKey.Redo) or event.keyCombination().toCombined() == \
+                QKeySequence("Ctrl+Shift+Z")[0].toCombined()
+            edit = obj.lineEdit()
+            if (undo and not edit.isUndoAvailable()) or (redo and not edit.isRedoAvailable()):
+                event.ignore()
+                return True
+        return False
+
+
 class NetworkPanel(QWidget):
     hidden_edited = Signal(tuple)  # the user changed the hidden layers: tuple[LayerSpec, ...]
 
@@ -31,6 +48,7 @@ class NetworkPanel(QWidget):
         self.session = session
         self._spec: NetworkSpec | None = None
         self._syncing = False
+        self._pass_undo = _UndoPassThrough(self)
 
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Layer", "Neurons", "Activation"])
@@ -69,7 +87,8 @@ class NetworkPanel(QWidget):
         for row in range(1, self.table.rowCount() - 1):
             units = self.table.cellWidget(row, 1)
             act = self.table.cellWidget(row, 2)
-            layers.append(LayerSpec(units.value(), act.currentText()))
+            bias = self.table.cellWidget(row, 0).property("bias")
+            layers.append(LayerSpec(units.value(), act.currentText(), bias is not False))
         return tuple(layers)
 
     def neuron_box(self, hidden_index: int) -> QSpinBox:
@@ -92,7 +111,7 @@ class NetworkPanel(QWidget):
         row = self.table.currentRow()
         at = row if 1 <= row <= len(layers) else len(layers)
         template = layers[at - 1] if at > 0 and layers else LayerSpec(4, "tanh")
-        layers.insert(at, LayerSpec(template.units, template.activation))
+        layers.insert(at, LayerSpec(template.units, template.activation, template.bias))
         self._edited(layers)
 
     @Slot()
@@ -121,12 +140,16 @@ class NetworkPanel(QWidget):
             spec = self._spec
             same_shape = self.table.rowCount() == len(hidden) + 2
             self.table.setRowCount(len(hidden) + 2)
-            n_in = spec.n_inputs if spec else 0
-            self._fixed_row(0, "Input", str(n_in), "")
+            n_in = spec.sizes[0] if spec else 0
+            features = ", ".join(spec.features) if spec is not None and spec.features else ""
+            self._fixed_row(0, "Input", str(n_in), features)
             for i, layer in enumerate(hidden):
                 if same_shape and isinstance(self.table.cellWidget(i + 1, 1), QSpinBox):
                     self.neuron_box(i).setValue(layer.units)  # in place: keeps focus and editing
                     self.activation_box(i).setCurrentText(layer.activation)
+                    label = self.table.cellWidget(i + 1, 0)
+                    label.setProperty("bias", layer.bias)
+                    label.setText(f"  Hidden {i + 1}" + ("" if layer.bias else " (no bias)"))
                 else:
                     self._layer_row(i + 1, f"Hidden {i + 1}", layer)
             if spec is not None:
@@ -136,7 +159,8 @@ class NetworkPanel(QWidget):
             self.remove_button.setEnabled(bool(hidden))
             if spec is not None:
                 sizes = [n_in, *(h.units for h in hidden), spec.output.units]
-                n_params = NetworkSpec(n_in, (*hidden, spec.output), spec.init, spec.dtype).n_params()
+                n_params = NetworkSpec(spec.n_inputs, (*hidden, spec.output), spec.init, spec.dtype,
+                                       spec.features).n_params()
                 self.summary.setText(f"{'-'.join(map(str, sizes))} network, {n_params:,} parameters")
         finally:
             self._syncing = False
@@ -149,8 +173,11 @@ class NetworkPanel(QWidget):
             self.table.setCellWidget(row, col, label)
 
     def _layer_row(self, row: int, name: str, layer: LayerSpec) -> None:
-        self.table.setCellWidget(row, 0, QLabel(f"  {name}"))
+        label = QLabel(f"  {name}" if layer.bias else f"  {name} (no bias)")
+        label.setProperty("bias", layer.bias)
+        self.table.setCellWidget(row, 0, label)
         units = QSpinBox()
+        units.installEventFilter(self._pass_undo)
         units.setRange(1, MAX_NEURONS)
         units.setValue(min(layer.units, MAX_NEURONS))
         units.setKeyboardTracking(False)

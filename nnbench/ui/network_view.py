@@ -1,6 +1,7 @@
 """The network diagram: inputs, hidden layers, outputs and connections, live while training,
 and an editor too: "+"/"−" for layers and neurons, a click on a layer's header for its
-activation, a click on a connection or a neuron to type a weight or a bias.
+activation, a click on an input feature (2-D data) to switch it on or off, a click on a
+connection or a neuron to type a weight or a bias.
 
 The scene is rebuilt only when the spec changes; frames only restyle the items that exist
 (pens picked from a small cache, one pixmap per neuron), so redrawing stays cheap."""
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from nnbench.engine import LayerSpec, NetworkSpec
+from nnbench.engine import features as feature_maps
 from nnbench.engine.activations import HIDDEN_ACTIVATIONS
 from nnbench.ui import dialogs
 from nnbench.ui.colors import BLUE, ORANGE, diverging_rgb
@@ -88,6 +90,18 @@ class Neuron(QGraphicsRectItem):
         self.heat.setScale(rect.width() / HEAT)
 
 
+class FeatureNode(Neuron):
+    """An input feature of 2-D data; ``index`` is its row in the first layer, -1 when off."""
+
+    def __init__(self, rect: QRectF, name: str, index: int) -> None:
+        super().__init__(rect, -1, index)
+        self.feature = name
+        self.on = index >= 0
+        if not self.on:
+            self.setOpacity(0.3)
+            self.setPen(QPen(QColor(90, 90, 90), 1, Qt.PenStyle.DashLine))
+
+
 class Edge(QGraphicsLineItem):
     def __init__(self, a: QPointF, b: QPointF, layer: int, i: int, j: int) -> None:
         super().__init__(a.x(), a.y(), b.x(), b.y())
@@ -117,6 +131,7 @@ class NetworkView(QGraphicsView):
         self.edges: list[list[Edge]] = []  # per engine layer
         self.buttons: dict[str, Clickable] = {}  # by name: "add_layer", "neurons+1", "act1", ...
         self.more: dict[int, QGraphicsSimpleTextItem] = {}
+        self.feature_nodes: dict[str, FeatureNode] = {}  # 2-D data: every input feature, on or off
         self._pens = self._make_pens()
         self._heatmaps = False
         self._pressed: QGraphicsItem | None = None
@@ -176,12 +191,17 @@ class NetworkView(QGraphicsView):
     def _build(self, spec: NetworkSpec) -> None:
         self.scene_.clear()
         self.columns, self.shown, self.edges, self.buttons, self.more = [], [], [], {}, {}
+        self.feature_nodes = {}
         sizes = spec.sizes
         n_cols = len(sizes)
-        tallest = max(min(s, MAX_SHOWN) for s in sizes)
+        featured = spec.input_names is not None  # 2-D data: every feature shows, on or off
+        tallest = max([min(s, MAX_SHOWN) for s in sizes] + [len(feature_maps.FEATURES) if featured else 0])
         height = tallest * DY
         for c, units in enumerate(sizes):
             x = c * DX
+            if c == 0 and featured:
+                self._feature_column(spec, height)
+                continue
             if c == 0 and units > BLOCK_INPUTS:
                 shown = np.array([], dtype=int)
                 block = Neuron(QRectF(x - NODE / 2, TOP + height / 2 - 60, NODE, 120), -1, -1)
@@ -225,9 +245,29 @@ class NetworkView(QGraphicsView):
         self.scene_.setSceneRect(self.scene_.itemsBoundingRect().adjusted(-10, -10, 10, 10))
         self._fit()
 
+    def _feature_column(self, spec: NetworkSpec, height: float) -> None:
+        """All seven input features of 2-D data; those the network sees are on, the rest dim."""
+        names = feature_maps.FEATURES
+        on = spec.input_names
+        y0 = TOP + (height - len(names) * DY) / 2
+        for k, name in enumerate(names):
+            rect = QRectF(-NODE / 2, y0 + k * DY + (DY - NODE) / 2, NODE, NODE)
+            node = FeatureNode(rect, name, on.index(name) if name in on else -1)
+            self.scene_.addItem(node)
+            self.feature_nodes[name] = node
+        column = sorted((n for n in self.feature_nodes.values() if n.on), key=lambda n: n.index)
+        self.columns.append(column)
+        self.shown.append(np.arange(len(column)))
+        title = self.scene_.addSimpleText(f"Features ({len(column)} on)")
+        title.setFont(_font(8))
+        title.setPos(-title.boundingRect().width() / 2, TOP - 34)
+
     def _input_nodes(self) -> None:
         """Names beside the input nodes and, for 2-D data, each input's value over the plane."""
         ds, view = self.session.dataset, self.session.view
+        if self.feature_nodes:
+            self._feature_labels_and_heat(view)
+            return
         if ds is None or not self.shown[0].size:
             return
         names = ds.feature_names
@@ -243,6 +283,22 @@ class NetworkView(QGraphicsView):
             grid = view.grid.reshape(res, res, 2)[::-step, ::step]
             centred = grid - grid.reshape(-1, 2).mean(axis=0)
             self._set_heat(self.columns[0], diverging_rgb(centred))
+
+    def _feature_labels_and_heat(self, view) -> None:
+        for name, node in self.feature_nodes.items():
+            label = QGraphicsSimpleTextItem(feature_maps.LABELS[name], node)
+            label.setFont(_font(8))
+            r = label.boundingRect()
+            label.setPos(node.rect().left() - r.width() - 4, node.rect().center().y() - r.height() / 2)
+        if not self._heatmaps or view is None or view.grid is None or view.grid.shape[1] != 2:
+            return
+        step = max(view.res // HEAT, 1)
+        grid = view.grid.reshape(view.res, view.res, 2)[::-step, ::step].reshape(-1, 2)
+        values = feature_maps.expand(grid, feature_maps.FEATURES)
+        values -= values.mean(axis=0)  # each feature's own range, centred, as one colour scale
+        values /= np.maximum(np.abs(values).max(axis=0), 1e-12)
+        h = w = int(np.sqrt(len(grid)))
+        self._set_heat(list(self.feature_nodes.values()), _heat_rgb(values.reshape(h, w, -1), 1.0))
 
     def _set_heat(self, nodes: list[Neuron], rgb: np.ndarray) -> None:
         """One pixmap per node from ``rgb`` (h, w, k, 3)."""
@@ -386,7 +442,10 @@ class NetworkView(QGraphicsView):
         if view is None or view.grid is None or view.grid.shape[1] != 2:
             return None
         if column == 0:
-            return view.grid[:, index].reshape(view.res, view.res)
+            names = self.spec.input_names if self.spec is not None else None
+            if names is None:
+                return view.grid[:, index].reshape(view.res, view.res)
+            return feature_maps.expand(view.grid, (names[index],))[:, 0].reshape(view.res, view.res)
         if column - 1 >= len(self._outputs):
             return None
         return self._outputs[column - 1][:, index].reshape(view.res, view.res)
@@ -402,7 +461,7 @@ class NetworkView(QGraphicsView):
     def _target(self, event) -> QGraphicsItem | None:
         item = self.item_at(event.position().toPoint())
         if isinstance(item, Clickable) or (isinstance(item, Neuron) and item.layer >= 0) \
-                or (isinstance(item, Edge) and item.i >= 0):
+                or isinstance(item, FeatureNode) or (isinstance(item, Edge) and item.i >= 0):
             return item
         return None
 
@@ -422,6 +481,8 @@ class NetworkView(QGraphicsView):
         # Acts on release, after the mouse grab is over (a dialog may open).
         if isinstance(item, Clickable):
             item.on_click()
+        elif isinstance(item, FeatureNode):
+            self.toggle_feature(item.feature)
         elif isinstance(item, Neuron):
             self._edit_bias(item)
         else:
@@ -442,13 +503,22 @@ class NetworkView(QGraphicsView):
         item = self.item_at(pos)
         if isinstance(item, Clickable):
             return item.tip
+        if isinstance(item, FeatureNode):
+            state = "on: click to switch off" if item.on else "off: click to switch on"
+            return f"input feature {feature_maps.LABELS[item.feature]} ({state})"
         if isinstance(item, Edge):
             W = self.weights.get(f"layer{item.layer}.W")
             if W is None:
                 return ""
             if item.i < 0:
                 return f"{W.shape[0]} weights into neuron {item.j + 1}, mean {W[:, item.j].mean():+.4f}"
-            src = f"input {item.i + 1}" if item.layer == 0 else f"neuron {item.i + 1}"
+            names = self.spec.input_names if self.spec is not None else None
+            if item.layer > 0:
+                src = f"neuron {item.i + 1}"
+            elif names is not None:
+                src = feature_maps.LABELS[names[item.i]]
+            else:
+                src = f"input {item.i + 1}"
             return f"weight {src} → neuron {item.j + 1}: {W[item.i, item.j]:+.4f} (click to edit)"
         if isinstance(item, Neuron) and item.layer >= 0:
             b = self.weights.get(f"layer{item.layer}.b")
@@ -474,6 +544,18 @@ class NetworkView(QGraphicsView):
         if value is not None:
             self.session.set_bias(node.layer, node.index, value)
 
+    def toggle_feature(self, name: str) -> None:
+        """Switch input feature ``name`` on or off (at least one stays on)."""
+        current = self.session.features or feature_maps.RAW
+        if name in current:
+            if len(current) == 1:
+                self.session.message.emit("At least one input feature stays on")
+                return
+            wanted = tuple(n for n in current if n != name)
+        else:
+            wanted = (*current, name)
+        self.session.set_features(wanted)
+
     def _hidden(self) -> list[LayerSpec]:
         # The newest requested layers (the spec may still be on its way from the engine).
         return list(self.session.hidden)
@@ -482,7 +564,7 @@ class NetworkView(QGraphicsView):
         layers = self._hidden()
         if len(layers) < MAX_HIDDEN:
             template = layers[-1] if layers else LayerSpec(4, "tanh")
-            self.session.set_hidden((*layers, LayerSpec(template.units, template.activation)))
+            self.session.set_hidden((*layers, LayerSpec(template.units, template.activation, template.bias)))
 
     def _remove_layer(self) -> None:
         layers = self._hidden()

@@ -8,6 +8,7 @@ from PySide6.QtCore import QCoreApplication, QRectF, Qt, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from nnbench.data import Dataset
+from nnbench.engine import features as feature_maps
 from nnbench.ui import colors
 from nnbench.ui.session import Session, View
 from nnbench.ui.mnist_view import MnistView
@@ -50,6 +51,8 @@ class PlotsPanel(QTabWidget):
         self.dataset: Dataset | None = None
         self.view: View | None = None
         self.frames_drawn = 0
+        self.hovered = (-1, -1)  # the diagram's neuron under the pointer: (column, index)
+        self._last_frame: Frame | None = None
 
         # Output: decision surface, fitted curve, or per-row bars.
         self.output_plot = _plot("Output", "x1", "x2")
@@ -122,6 +125,56 @@ class PlotsPanel(QTabWidget):
         session.frame.connect(self.show_frame)
         self._on_log_toggled(True)
 
+    @Slot(int, int)
+    def show_neuron(self, column: int, index: int) -> None:
+        """Show neuron ``index`` of diagram column ``column`` large in place of the decision
+        surface (column 0: an input feature); (-1, -1) goes back to the network's output."""
+        self.hovered = (column, index)
+        if self.dataset is None or self.dataset.n_features != 2:
+            return
+        if self._last_frame is not None and self._last_frame.dataset is self.dataset:
+            self._draw_output(self._last_frame, self.dataset)
+        elif column < 0:
+            self._title_surface()
+
+    def neuron_map(self, frame: Frame | None) -> tuple[np.ndarray, float, str] | None:
+        """(values over the view grid as (res, res), colour limit, title) of the hovered neuron."""
+        column, index = self.hovered
+        spec, view = self.session.spec, self.view
+        if column < 0 or spec is None or view is None or view.grid is None or view.grid.shape[1] != 2:
+            return None
+        if column == 0:
+            names = spec.input_names
+            if names is None or index >= len(names):
+                return None
+            values = feature_maps.expand(view.grid, (names[index],))[:, 0]
+            limit = float(np.max(np.abs(values))) or 1.0
+            title = f"Input feature {feature_maps.LABELS[names[index]]}"
+        else:
+            if frame is None or frame.grid_hidden is None or frame.grid_output is None:
+                return None
+            outputs = (*frame.grid_hidden, frame.grid_output)
+            if column - 1 >= len(outputs) or column - 1 >= len(spec.layers) \
+                    or index >= outputs[column - 1].shape[1]:
+                return None
+            values = outputs[column - 1][:, index]
+            act = spec.layers[column - 1].activation
+            if act in ("sigmoid", "softmax"):
+                values, limit = 2.0 * values - 1.0, 1.0
+            elif act == "tanh":
+                limit = 1.0
+            else:
+                limit = float(np.max(np.abs(values))) or 1.0
+            where = "Output" if column - 1 == len(spec.layers) - 1 else f"Hidden layer {column}"
+            title = f"{where}, neuron {index + 1} ({act})"
+        return values.reshape(view.res, view.res), limit, title
+
+    def _title_surface(self, text: str | None = None) -> None:
+        classify = self.dataset is not None and self.dataset.task == "classification"
+        text = text or ("Decision surface" if classify else "Fitted surface")
+        if text != self.output_plot.getPlotItem().titleLabel.text:  # a new title costs a relayout
+            self.output_plot.getPlotItem().setTitle(text, color="#333", size="11pt")
+
     @Slot(bool)
     def _on_log_toggled(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
@@ -130,6 +183,8 @@ class PlotsPanel(QTabWidget):
     def _on_dataset_changed(self, ds: Dataset) -> None:
         self.dataset = ds
         self.view = self.session.view
+        self._last_frame = None
+        self.hovered = (-1, -1)
         if ds.image_shape is not None:
             self.setCurrentWidget(self.mnist_view)
         for item in (self.surface, self.fit_curve, self.target_bars, self.output_bars):
@@ -200,6 +255,7 @@ class PlotsPanel(QTabWidget):
         if ds is None or frame.dataset is not ds:
             return  # computed before a dataset switch reached this view
         self.frames_drawn += 1
+        self._last_frame = frame
         snap = frame.snapshot
         h = snap.history
         epochs = h["epoch"]
@@ -227,7 +283,16 @@ class PlotsPanel(QTabWidget):
 
     def _draw_output(self, frame: Frame, ds: Dataset) -> None:
         out = frame.grid_output
+        hovered = self.neuron_map(frame) if self.hovered[0] >= 0 else None
+        if hovered is not None:
+            values, limit, title = hovered
+            self.surface.setImage(colors.diverging_rgb(values, limit), autoLevels=False, levels=(0, 255))
+            x0, x1, y0, y1 = self.view.bounds
+            self.surface.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+            self._title_surface(title)
+            return
         if out is not None and ds.n_features == 2 and self.view is not None:
+            self._title_surface()
             res = self.view.res
             if ds.task == "classification":
                 rgb = colors.surface_rgb(colors.probabilities(out), (res, res))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from nnbench.errors import FileFormatError, IncompatibleError, SpecError
 from nnbench.experiment import load_experiment
 from nnbench.ui.worker import EngineWorker, Frame
 
+_KEEP: Any = object()  # "leave this part of the structure as it is"
 GRID_RES = 64  # the decision surface is evaluated on GRID_RES x GRID_RES points
 CURVE_RES = 256
 SHOW_ROWS = 64  # tables up to this many rows show every row's output
@@ -32,6 +33,56 @@ class View:
     bounds: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max (y unused for 1-D)
     grid: np.ndarray | None
     res: int
+
+
+@dataclass
+class StructureEdit:
+    """A change of the network's shape (layers, neurons, activations, input features), as the
+    undo history keeps it. ``left_before`` is the network as it was when the edit left it, so
+    undoing a removal brings back the removed neurons' own weights; ``left_after`` is set when
+    the edit is undone, for the same reason on redo."""
+
+    before: NetworkSpec
+    before_loss: str
+    after: NetworkSpec
+    after_loss: str
+    left_before: Network
+    left_after: Network | None = None
+
+    @property
+    def text(self) -> str:
+        return _describe_change(self.before, self.after)
+
+
+@dataclass(frozen=True)
+class ParamEdit:
+    """One weight (``i`` >= 0) or bias (``i`` == -1) typed in by the user."""
+
+    layer: int
+    i: int
+    j: int
+    before: float
+    after: float
+
+    @property
+    def text(self) -> str:
+        what = "bias" if self.i < 0 else "weight"
+        return f"{what} in layer {self.layer + 1}: {self.before:+.4g} → {self.after:+.4g}"
+
+
+def _describe_change(a: NetworkSpec, b: NetworkSpec) -> str:
+    if a.features != b.features:
+        return "input features"
+    if len(a.hidden) != len(b.hidden):
+        return "add layer" if len(b.hidden) > len(a.hidden) else "remove layer"
+    if a.output != b.output:
+        return "output activation"
+    for h, (x, y) in enumerate(zip(a.hidden, b.hidden)):
+        if x.units != y.units:
+            return f"neurons of layer {h + 1}"
+        if x != y:
+            return f"activation of layer {h + 1}"
+    return "network"
 
 
 def problem_defaults(ds: Dataset) -> tuple[int, str, str]:
@@ -79,6 +130,7 @@ class Session(QObject):
     error = Signal(str)  # something went wrong; the text is for the user, state is unchanged
     diverged = Signal(str)  # the loss blew up and training paused; the text says what to try
     file_done = Signal(str)  # a file was saved or opened successfully: its path
+    edited = Signal(object)  # a StructureEdit or ParamEdit the user made (the undo history listens)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -86,7 +138,12 @@ class Session(QObject):
         self.spec: NetworkSpec | None = None
         self.view: View | None = None
         self.config = TrainConfig(loss="bce", optimizer="sgd", lr=0.1, epochs=0)
+        # The structure last asked for (edits may still be on their way to the engine), so
+        # quick clicks compose: hidden layers, input features (2-D data) and the output layer.
         self.hidden: tuple[LayerSpec, ...] = (LayerSpec(4, "tanh"), LayerSpec(4, "tanh"))
+        self.features: tuple[str, ...] | None = None
+        self.output: LayerSpec | None = None
+        self.edits_pending = 0  # structural edits submitted and not yet answered
         self.init = "xavier"
         self.net_seed = 0
         self.running = False
@@ -137,12 +194,13 @@ class Session(QObject):
         self._switch(lambda: dataset)
 
     def _switch(self, make_dataset: Callable[[], Dataset]) -> None:
-        hidden, init, seed, config = self.hidden, self.init, self.net_seed, self.config
+        hidden, init, seed, config, features = self.hidden, self.init, self.net_seed, self.config, self.features
 
         def job(w: EngineWorker):
             ds = make_dataset()
             units, out_act, loss = problem_defaults(ds)
-            spec = NetworkSpec(ds.n_features, (*hidden, LayerSpec(units, out_act)), init, _dtype(ds))
+            spec = NetworkSpec(ds.n_features, (*hidden, LayerSpec(units, out_act)), init, _dtype(ds),
+                               features if ds.n_features == 2 else None)
             cfg = config.replace(loss=loss, batch_size=_batch_for(ds, config.batch_size))
             net = Network(spec, np.random.default_rng(seed))
             _install(w, ds, Trainer(net, cfg, *_arrays(ds), x_scale=ds.x_scale, classification=ds.task == "classification"))
@@ -155,24 +213,89 @@ class Session(QObject):
         if self.spec is None:
             self.hidden = tuple(hidden)
             return
+        self._restructure(hidden=tuple(hidden))
+
+    def set_features(self, names: tuple[str, ...] | list[str]) -> None:
+        """Which input features the first layer sees (2-D data only); the weights of the
+        features that stay are kept, a feature switched on starts fresh."""
+        if self.spec is None or self.spec.n_inputs != 2:
+            self.error.emit("input features are for datasets with two inputs")
+            return
+        self._restructure(features=tuple(names))
+
+    def set_output_activation(self, activation: str) -> None:
+        """Override the output layer's activation (the dataset picks it; this overrides it).
+        The loss follows: bce for sigmoid, cross-entropy for softmax, mse otherwise; the
+        weights are kept."""
+        if self.spec is None:
+            return
+        out = self.output or self.spec.output
+        loss = {"sigmoid": "bce", "softmax": "cross_entropy"}.get(activation, "mse")
+        self._restructure(output=LayerSpec(out.units, activation, out.bias), loss=loss)
+
+    def restore_structure(self, spec: NetworkSpec, loss: str, memory: Network | None,
+                          on_left: Callable[[Network], None] | None = None) -> None:
+        """Go back (or forward) to ``spec`` for undo/redo: weights come from the network in use
+        where they fit, else from ``memory`` (the network as that structure left it), else
+        fresh. Not recorded as a new edit; ``on_left`` gets the network this leaves."""
+        self._restructure(hidden=spec.hidden, features=spec.features, output=spec.output, loss=loss,
+                          memory=memory, record=False, on_left=on_left)
+
+    def _restructure(self, *, hidden=_KEEP, features=_KEEP, output=_KEEP, loss=None, memory=None,
+                     record=True, on_left=None) -> None:
+        base = self.spec
+        hidden = self.hidden if hidden is _KEEP else hidden
+        features = self.features if features is _KEEP else features
+        output = (self.output or base.output) if output is _KEEP else output
         try:
-            spec = NetworkSpec(self.spec.n_inputs, (*hidden, self.spec.output), self.spec.init, self.spec.dtype)
+            spec = NetworkSpec(base.n_inputs, (*hidden, output), base.init, base.dtype,
+                               features if base.n_inputs == 2 else None)
+            config = self.config.replace(loss=loss) if loss is not None else self.config
         except SpecError as e:  # say why and put the views back to the network in use
             self.error.emit(str(e))
             self.spec_changed.emit(self.spec)
             return
-        seed, config = self.net_seed, self.config
+        seed = self.net_seed
+        self.hidden, self.features, self.output, self.config = spec.hidden, spec.features, spec.output, config
 
         def job(w: EngineWorker):
             old = w.trainer
+            before, before_loss = old.net.spec, old.config.loss
+            if spec == before and config.loss == before_loss:
+                return None
+            left = _copy(old.net)
             net = Network(spec, np.random.default_rng(seed + 1 + old.step_count))
-            net.adopt(old.net)
-            trainer = _continue(old, net, config, w.dataset)
-            _install(w, w.dataset, trainer)
-            return spec
+            if memory is not None:
+                net.adopt(memory)
+            net.adopt(old.net)  # what the network in use has learned wins over the memory
+            _install(w, w.dataset, _continue(old, net, config, w.dataset))
+            return StructureEdit(before, before_loss, spec, config.loss, left)
 
-        self.hidden = tuple(hidden)
-        self._call(job, self._on_spec_built)
+        def done(edit: StructureEdit | None) -> None:
+            self.edits_pending -= 1
+            if edit is None:
+                self.spec_changed.emit(self.spec)
+                return
+            self.spec = edit.after
+            if edit.after_loss != edit.before_loss:
+                self.config_changed.emit(self.config)
+            self.spec_changed.emit(self.spec)
+            if on_left is not None:
+                on_left(edit.left_before)
+            if record:
+                self.edited.emit(edit)
+
+        def failed(text: str) -> None:
+            self.edits_pending -= 1
+            self.error.emit(text)
+            self._requested_from(self.spec)
+            self.spec_changed.emit(self.spec)
+
+        self.edits_pending += 1
+        self._call(job, done, failed)
+
+    def _requested_from(self, spec: NetworkSpec) -> None:
+        self.hidden, self.features, self.output = spec.hidden, spec.features, spec.output
 
     def set_config(self, **changes: Any) -> None:
         """Change training settings; a learning-rate change applies from the next batch."""
@@ -297,7 +420,7 @@ class Session(QObject):
     def _adopt_result(self, result) -> None:
         ds, spec, cfg = result
         self.dataset, self.spec, self.config = ds, spec, cfg
-        self.hidden = spec.hidden
+        self._requested_from(spec)
         self.view = view_for(ds)
         self.dataset_changed.emit(ds)
         self.spec_changed.emit(spec)
@@ -340,61 +463,38 @@ class Session(QObject):
 
     # --- single parameters (the network diagram edits these) ------------------------------
     def set_weight(self, layer: int, i: int, j: int, value: float,
-                   on_done: Callable[[float], None] | None = None) -> None:
+                   on_done: Callable[[float], None] | None = None, record: bool = True) -> None:
         """Set the weight from input ``i`` to neuron ``j`` of ``layer`` (between two steps)."""
-
-        def job(w: EngineWorker):
-            W = _param(w, layer, "W")
-            if not (0 <= i < W.shape[0] and 0 <= j < W.shape[1]):
-                raise IncompatibleError(f"layer {layer + 1} has no weight ({i}, {j}) any more")
-            W[i, j] = value
-            return float(W[i, j])
-
-        self._call(job, on_done)
+        self._set_param(ParamEdit(layer, i, j, 0.0, float(value)), on_done, record)
 
     def set_bias(self, layer: int, j: int, value: float,
-                 on_done: Callable[[float], None] | None = None) -> None:
+                 on_done: Callable[[float], None] | None = None, record: bool = True) -> None:
         """Set the bias of neuron ``j`` of ``layer`` (between two steps)."""
+        self._set_param(ParamEdit(layer, -1, j, 0.0, float(value)), on_done, record)
+
+    def _set_param(self, edit: ParamEdit, on_done, record: bool) -> None:
+        layer, i, j, value = edit.layer, edit.i, edit.j, edit.after
 
         def job(w: EngineWorker):
-            b = _param(w, layer, "b")
-            if not 0 <= j < b.shape[0]:
-                raise IncompatibleError(f"layer {layer + 1} has no neuron {j + 1} any more")
-            b[j] = value
-            return float(b[j])
+            if i < 0:
+                p = _param(w, layer, "b")
+                if not 0 <= j < p.shape[0]:
+                    raise IncompatibleError(f"layer {layer + 1} has no neuron {j + 1} any more")
+                at = (j,)
+            else:
+                p = _param(w, layer, "W")
+                if not (0 <= i < p.shape[0] and 0 <= j < p.shape[1]):
+                    raise IncompatibleError(f"layer {layer + 1} has no weight ({i + 1}, {j + 1}) any more")
+                at = (i, j)
+            before = float(p[at])
+            p[at] = value
+            return replace(edit, before=before, after=float(p[at]))
 
-        self._call(job, on_done)
-
-
-    def set_output_activation(self, activation: str) -> None:
-        """Override the output layer's activation (the dataset picks it; this overrides it).
-        The loss follows: bce for sigmoid, cross-entropy for softmax, mse otherwise; the
-        weights are kept."""
-        from nnbench.errors import SpecError
-
-        if self.spec is None:
-            return
-        try:
-            out = LayerSpec(self.spec.output.units, activation, self.spec.output.bias)
-            spec = NetworkSpec(self.spec.n_inputs, (*self.hidden, out), self.spec.init, self.spec.dtype)
-        except SpecError as e:
-            self.error.emit(str(e))
-            return
-        loss = {"sigmoid": "bce", "softmax": "cross_entropy"}.get(activation, "mse")
-        config = self.config.replace(loss=loss)
-        seed = self.net_seed
-
-        def job(w: EngineWorker):
-            old = w.trainer
-            net = Network(spec, np.random.default_rng(seed + 1 + old.step_count))
-            net.adopt(old.net)
-            _install(w, w.dataset, _continue(old, net, config, w.dataset))
-            return spec, config
-
-        def done(result) -> None:
-            self.spec, self.config = result
-            self.spec_changed.emit(self.spec)
-            self.config_changed.emit(self.config)
+        def done(result: ParamEdit) -> None:
+            if record:
+                self.edited.emit(result)
+            if on_done is not None:
+                on_done(result.after)
 
         self._call(job, done)
 
@@ -430,6 +530,12 @@ def _continue(old: Trainer, net: Network, config: TrainConfig, ds: Dataset) -> T
     trainer.history = old.history
     trainer.rng = old.rng
     return trainer
+
+
+def _copy(net: Network) -> Network:
+    clone = Network(net.spec)
+    clone.flat_params[...] = net.flat_params
+    return clone
 
 
 def _param(w: EngineWorker, layer: int, name: str) -> np.ndarray:

@@ -1,8 +1,10 @@
-"""Undo and redo of structural edits (the hidden layers), whichever view made them.
+"""Undo and redo of every edit to the network, whichever view made it: layers, neurons,
+activations, input features, the output override, and weights or biases typed in.
 
-It watches ``Session.spec_changed`` rather than wrapping the editors, so an edit from the
-diagram and one from the layer list land on the same stack (one model, two views). Undo sets
-the old hidden layers back through ``Session.set_hidden``: the weights that still fit are kept.
+The session reports each edit it carried out (``Session.edited``) with what it needs to go
+back: the structure before and after, and the network as the edit left it, so undoing a
+removed neuron brings back that neuron's own weights while the rest keeps what it has learned
+since. An edit from the diagram and one from the layer list land on the same stack.
 """
 
 from __future__ import annotations
@@ -10,25 +12,22 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 
-from nnbench.engine import LayerSpec, NetworkSpec
-from nnbench.ui.session import Session
+from nnbench.engine import Network
+from nnbench.ui.session import ParamEdit, Session, StructureEdit
 
-Hidden = tuple[LayerSpec, ...]
+Edit = StructureEdit | ParamEdit
 
 
 class StructureHistory(QObject):
-    changed = Signal()  # the stack moved: can_undo / can_redo may have changed
+    changed = Signal()  # the stack moved: can_undo / can_redo and the texts may have changed
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self._current: Hidden | None = None
-        self._undo: list[Hidden] = []
-        self._redo: list[Hidden] = []
-        self._expect: Hidden | None = None  # the spec an undo/redo asked for, not a new edit
-
+        self._undo: list[Edit] = []
+        self._redo: list[Edit] = []
         session.dataset_changed.connect(self._on_dataset_changed)
-        session.spec_changed.connect(self._on_spec_changed)
+        session.edited.connect(self._on_edited)
 
     @property
     def can_undo(self) -> bool:
@@ -38,23 +37,51 @@ class StructureHistory(QObject):
     def can_redo(self) -> bool:
         return bool(self._redo)
 
+    @property
+    def undo_text(self) -> str:
+        return self._undo[-1].text if self._undo else ""
+
+    @property
+    def redo_text(self) -> str:
+        return self._redo[-1].text if self._redo else ""
+
     @Slot()
     def undo(self) -> None:
-        if self._undo and self._current is not None:
-            self._redo.append(self._current)
-            self._go(self._undo.pop())
+        # While an edit is still on its way to the engine, its record is not on the stack yet:
+        # undoing now would undo the one before it.
+        if self._undo and not self.session.edits_pending:
+            edit = self._undo.pop()
+            self._redo.append(edit)
+            self._apply(edit, forward=False)
 
     @Slot()
     def redo(self) -> None:
-        if self._redo and self._current is not None:
-            self._undo.append(self._current)
-            self._go(self._redo.pop())
+        if self._redo and not self.session.edits_pending:
+            edit = self._redo.pop()
+            self._undo.append(edit)
+            self._apply(edit, forward=True)
+
+    def _apply(self, edit: Edit, forward: bool) -> None:
+        s = self.session
+        if isinstance(edit, ParamEdit):
+            value = edit.after if forward else edit.before
+            if edit.i < 0:
+                s.set_bias(edit.layer, edit.j, value, record=False)
+            else:
+                s.set_weight(edit.layer, edit.i, edit.j, value, record=False)
+        elif forward:
+            s.restore_structure(edit.after, edit.after_loss, edit.left_after,
+                                on_left=lambda net: _remember(edit, "left_before", net))
+        else:
+            s.restore_structure(edit.before, edit.before_loss, edit.left_before,
+                                on_left=lambda net: _remember(edit, "left_after", net))
+        self.changed.emit()
 
     def actions(self, parent: QObject) -> tuple[QAction, QAction]:
         """Undo (Ctrl+Z) and Redo (Ctrl+Shift+Z) actions that follow the stack."""
-        undo = QAction("&Undo Network Edit", parent)
+        undo = QAction("&Undo", parent)
         undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = QAction("&Redo Network Edit", parent)
+        redo = QAction("&Redo", parent)
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
         undo.triggered.connect(self.undo)
         redo.triggered.connect(self.redo)
@@ -62,36 +89,27 @@ class StructureHistory(QObject):
         def follow() -> None:
             undo.setEnabled(self.can_undo)
             redo.setEnabled(self.can_redo)
+            undo.setText(f"&Undo {self.undo_text}" if self.can_undo else "&Undo")
+            redo.setText(f"&Redo {self.redo_text}" if self.can_redo else "&Redo")
 
         self.changed.connect(follow)
         follow()
         return undo, redo
 
-    def _go(self, hidden: Hidden) -> None:
-        self._current = self._expect = hidden
-        self.session.set_hidden(hidden)
-        self.changed.emit()
-
     @Slot(object)
     def _on_dataset_changed(self, _dataset) -> None:
-        # Another experiment: its history starts afresh at its first spec.
-        self._current = None
+        # Another experiment: its history starts afresh.
         self._undo.clear()
         self._redo.clear()
-        self._expect = None
         self.changed.emit()
 
     @Slot(object)
-    def _on_spec_changed(self, spec: NetworkSpec) -> None:
-        hidden = spec.hidden
-        if self._expect is not None:
-            if hidden == self._expect:
-                self._expect = None
-            return  # an undo/redo in flight (or an older edit still arriving)
-        if self._current is None:
-            self._current = hidden
-        elif hidden != self._current:
-            self._undo.append(self._current)
-            self._redo.clear()
-            self._current = hidden
+    def _on_edited(self, edit: Edit) -> None:
+        self._undo.append(edit)
+        self._redo.clear()
         self.changed.emit()
+
+
+def _remember(edit: StructureEdit, name: str, net: Network) -> None:
+    # The network as an undo/redo left it: the next redo/undo of this edit restores from it.
+    setattr(edit, name, net)
