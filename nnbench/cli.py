@@ -13,6 +13,7 @@ Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="numerical: time central-difference gradients against backprop on a few rows")
     t.add_argument("--rows", type=_count, default=10, help="rows for --gradients numerical (default 10)")
     t.add_argument("--steps", type=_count, default=2, help="steps for --gradients numerical (default 2)")
+    t.add_argument("--features", metavar="F1,F2,...",
+                   help="input features for 2-D data, from x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2) "
+                        "(default: the experiment's)")
     t.add_argument("--every", type=_count, help="print a line every N epochs (default: the experiment's)")
     t.add_argument("--threads", type=_count, default=1,
                    help="BLAS threads (default 1: as fast for small networks, far faster on a busy machine)")
@@ -215,6 +219,12 @@ def _train(args: argparse.Namespace) -> int:
         exp = exp.with_training(**changes)
     if args.seed is not None and exp.saved is None:
         exp = exp.replace(net_seed=args.seed)
+    if args.features is not None:
+        if exp.saved is not None:
+            raise UsageError("--features changes the network's first layer: it applies to a preset or an "
+                             "experiment .json, not to trained weights")
+        names = tuple(n.strip() for n in args.features.split(",") if n.strip())
+        exp = exp.replace(network=dataclasses.replace(exp.network, features=names))
     exp = exp.replace(dataset=_mnist_source(exp.dataset, args, out))
 
     gradients = args.gradients or exp.training.gradients

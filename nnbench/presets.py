@@ -17,6 +17,7 @@ ORDER = (
     "regression-linear",
     "regression-curve-linear",
     "regression-curve",
+    "circle-features",
     "mnist-two-layer",
 )
 

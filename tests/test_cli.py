@@ -211,3 +211,26 @@ def test_subprocess_exit_codes_and_no_traceback(tmp_path):
 def test_bench_quick_prints_ratios(capsys):
     code, out, _ = run(capsys, "bench", "--quick", "--threads", "1")
     assert code == 0 and "us/step" in out
+
+
+def test_train_features_switch_the_first_layers_inputs(capsys, tmp_path):
+    code, out, _ = run(capsys, "train", "circle-features", "--json")
+    assert code == 0 and "2[x1^2,x2^2]" in out and last_json(out)["test_accuracy"] >= 0.98
+    code, out, _ = run(capsys, "train", "circle-features", "--features", "x1,x2", "--json")
+    assert code == 0 and last_json(out)["test_accuracy"] < 0.75  # a line cannot split a disc from a ring
+    saved = tmp_path / "c.npz"
+    code, out, _ = run(capsys, "train", "circle-features", "--features", "x2,sin(x1)", "--epochs", "3",
+                       "--save", str(saved))
+    assert code == 0
+    code, out, _ = run(capsys, "predict", str(saved), "--input", "0.5,-1", "--json")
+    assert code == 0
+    from nnbench.engine import files
+    net = files.load(saved).network()
+    assert net.spec.features == ("x2", "sin(x1)")
+    printed = np.array(last_json(out)["outputs"], dtype=float)
+    np.testing.assert_allclose(printed.ravel(), net.predict(np.array([[0.5, -1.0]])).ravel())
+    for bad, why in (("x3", "unknown input feature 'x3'"), ("x1,x1", "listed twice")):
+        code, _, err = run(capsys, "train", "circle-features", "--features", bad)
+        assert code != 0 and why in err and "Traceback" not in err
+    code, _, err = run(capsys, "train", str(saved), "--features", "x1")
+    assert code != 0 and "not to trained weights" in err

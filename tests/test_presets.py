@@ -1,5 +1,6 @@
 """Every preset, run headless, reproduces its tutorial's result."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,17 @@ def test_regression_line_and_curve_with_and_without_a_hidden_activation():
     assert flat_loss > flat_exp.expect["train_loss_min"]
     assert bent_loss < bent_exp.expect["train_loss_max"]
     assert flat_loss > 5 * bent_loss  # the linear net clearly fails on the curve
+
+
+def test_circle_features_one_neuron_draws_a_circle_only_on_squared_inputs():
+    exp, _, net, trainer = train("circle-features")
+    assert net.spec.features == ("x1^2", "x2^2") and net.spec.sizes == (2, 1)
+    assert trainer.history.last("train_acc") >= exp.expect["train_acc_min"]
+    assert trainer.history.last("test_acc") >= exp.expect["test_acc_min"]
+    raw = exp.replace(network=replace(exp.network, features=None))
+    _, _, raw_trainer = raw.build()
+    raw_trainer.run(exp.training.epochs)
+    assert raw_trainer.history.last("test_acc") <= exp.expect["raw_inputs_acc_max"]
 
 
 def test_mnist_two_layer_learns_mnist_shaped_digits(tmp_path):
