@@ -449,6 +449,7 @@ def test_hovering_shows_the_neuron_large_in_the_plots(qtbot, bench):
     hover(view, view.neuron(2, 1))
     assert plots.hovered == (2, 1)
     assert title() == "Hidden layer 2, neuron 2 (tanh)"
+    assert view.neuron(2, 1).pen().width() == 3  # the diagram marks which neuron is shown
     values = plots._last_frame.grid_hidden[1][:, 1].reshape(s.view.res, s.view.res)
     from nnbench.ui.colors import diverging_rgb
     np.testing.assert_array_equal(plots.surface.image, diverging_rgb(values, 1.0))
@@ -460,6 +461,12 @@ def test_hovering_shows_the_neuron_large_in_the_plots(qtbot, bench):
     hover(view, None)  # off every neuron: the network's output again
     assert plots.hovered == (-1, -1) and title() == "Decision surface"
     assert plots.surface.image.shape == (s.view.res, s.view.res, 3)
+    assert view.neuron(2, 1).pen().width() != 3
+
+    hover(view, view.neuron(3, 0))  # the output neuron, then a structural edit removes the view of it
+    assert title() == "Output, neuron 1 (sigmoid)"
+    click(qtbot, view, view.buttons["add_layer"], s.spec_changed)
+    assert plots.hovered == (-1, -1) and title() == "Decision surface"
 
 
 def test_layer_list_edits_keep_a_layer_without_bias(qtbot, bench):

@@ -136,6 +136,7 @@ class NetworkView(QGraphicsView):
         self._heatmaps = False
         self._pressed: QGraphicsItem | None = None
         self._hovered = (-1, -1)
+        self._highlighted: Neuron | None = None
         self._outputs: tuple[np.ndarray, ...] = ()  # every layer's output on the grid, last frame
         self.setMouseTracking(True)
 
@@ -185,7 +186,10 @@ class NetworkView(QGraphicsView):
         self.spec = spec
         self.weights = {}
         self._outputs = ()
-        self._hovered = (-1, -1)
+        self._highlighted = None
+        if self._hovered != (-1, -1):  # the hovered neuron may be gone: the plots go back
+            self._hovered = (-1, -1)
+            self.neuron_hovered.emit(-1, -1)
         self._build(spec)
 
     def _build(self, spec: NetworkSpec) -> None:
@@ -455,8 +459,25 @@ class NetworkView(QGraphicsView):
         hovered = (item.layer + 1, item.index) if isinstance(item, Neuron) and item.index >= 0 else (-1, -1)
         if hovered != self._hovered:
             self._hovered = hovered
+            self._highlight(item if hovered[0] >= 0 else None)
             self.neuron_hovered.emit(*hovered)
         super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self._hovered != (-1, -1):  # the pointer left the diagram: the plots go back
+            self._hovered = (-1, -1)
+            self._highlight(None)
+            self.neuron_hovered.emit(-1, -1)
+        super().leaveEvent(event)
+
+    def _highlight(self, node: Neuron | None) -> None:
+        """A thick outline on the neuron the plots panel is showing large."""
+        old = self._highlighted
+        if old is not None and old.scene() is self.scene_:
+            old.setPen(QPen(QColor(90, 90, 90)))
+        self._highlighted = node
+        if node is not None:
+            node.setPen(QPen(QColor(20, 20, 20), 3))
 
     def _target(self, event) -> QGraphicsItem | None:
         item = self.item_at(event.position().toPoint())

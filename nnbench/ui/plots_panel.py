@@ -32,8 +32,23 @@ def thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x[idx], y[idx]
 
 
-def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(background="w")
+class LogLabelAxis(pg.AxisItem):
+    """On a log scale, labels 1, 2 and 5 times a power of ten only when a decade has many
+    ticks: all of 0.06, 0.07, 0.08, 0.09 ran into each other."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
+        strings = super().tickStrings(values, scale, spacing)
+        if not self.logMode or len(values) <= 6:
+            return strings
+        keep = []
+        for v, text in zip(values, strings):
+            m = 10.0 ** (v - np.floor(v))
+            keep.append(text if min(abs(m - k) for k in (1, 2, 5, 10)) < 1e-6 else "")
+        return keep
+
+
+def _plot(title: str, x_label: str, y_label: str, axis: pg.AxisItem | None = None) -> pg.PlotWidget:
+    w = pg.PlotWidget(background="w", axisItems={"left": axis} if axis is not None else None)
     item = w.getPlotItem()
     item.setTitle(title, color="#333", size="11pt")
     item.setLabel("bottom", x_label, color="#333")
@@ -73,7 +88,9 @@ class PlotsPanel(QTabWidget):
         self.output_note.setWordWrap(True)
 
         # Loss and accuracy curves, train solid and test dashed.
-        self.loss_plot = _plot("Loss", "epoch", "loss")
+        self.loss_plot = _plot("Loss", "epoch", "loss", LogLabelAxis("left"))
+        # No SI prefix: on a log axis it turned 0.06-0.7 into "60-700 (x0.001)".
+        self.loss_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
         self.loss_plot.addLegend(offset=(-10, 10), labelTextColor="#333")
         self.loss_train = self.loss_plot.plot(pen=TRAIN_PEN, name="train")
         self.loss_test = self.loss_plot.plot(pen=TEST_PEN, name="test")

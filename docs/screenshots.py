@@ -1,0 +1,107 @@
+"""Regenerate the README's window screenshots in a real window:
+
+* ``screenshot-xor.png``: the default experiment (2-D XOR, 2-4-4-1 tanh) mid-training;
+* ``screenshot-diagram.png``: a 3-hidden-layer net training on the spiral with four input
+  features on, a hidden neuron hovered so the plots panel shows it large.
+
+    Xvfb :99 -screen 0 1400x900x24 &
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots.py docs
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from nnbench.engine import LayerSpec
+from threadpoolctl import threadpool_limits
+
+from nnbench.ui.app import configure_pyqtgraph
+from nnbench.ui.main_window import MainWindow
+
+
+def wait(app: QApplication, condition, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("the window did not get there in time")
+        app.processEvents()
+
+
+def open_window(app: QApplication) -> MainWindow:
+    window = MainWindow()
+    window.resize(1400, 900)
+    window.show()
+    return window
+
+
+def close(app: QApplication, window: MainWindow) -> None:
+    window.close()
+    wait(app, lambda: not window.session.thread.isRunning())
+
+
+def xor(app: QApplication, out: str) -> None:
+    window = open_window(app)
+    s = window.session
+    window.start_default()
+    wait(app, lambda: s.dataset is not None and not s.busy)
+    s.set_config(lr=0.3)
+    wait(app, lambda: not s.busy)
+    s.train()
+    wait(app, lambda: s.running)
+    wait(app, lambda: s.worker.trainer.epoch >= 150)
+    s.pause()
+    wait(app, lambda: not s.running)
+    settle = time.monotonic() + 1.0
+    wait(app, lambda: time.monotonic() > settle)
+    window.grab().save(out)
+    print(f"{out}: epoch {s.worker.trainer.epoch}, test acc {s.worker.trainer.history.last('test_acc'):.3f}")
+    close(app, window)
+
+
+def spiral(app: QApplication, out: str, train_seconds: float = 2.0) -> None:
+    window = open_window(app)
+    s = window.session
+    window.dataset_panel.select("generator", "spiral")
+    wait(app, lambda: s.dataset is not None and s.dataset.name.startswith("spiral") and not s.busy)
+    s.set_hidden((LayerSpec(8, "tanh"), LayerSpec(8, "tanh"), LayerSpec(6, "tanh")))
+    wait(app, lambda: not s.busy)
+    s.set_features(("x1", "x2", "sin(x1)", "sin(x2)"))
+    wait(app, lambda: not s.busy)
+    s.set_config(optimizer="adam", lr=0.01, batch_size=16)
+    wait(app, lambda: not s.busy)
+    s.train()
+    end = time.monotonic() + train_seconds
+    wait(app, lambda: time.monotonic() > end, train_seconds + 5)
+    s.pause()
+    wait(app, lambda: not s.running)
+    view = window.network_view
+    node = view.neuron(2, 3)
+    pos = QPointF(view.mapFromScene(node.sceneBoundingRect().center()))
+    QApplication.sendEvent(view.viewport(), QMouseEvent(
+        QEvent.Type.MouseMove, pos, view.viewport().mapToGlobal(pos), Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+    s.step()  # one more frame, drawn with the hovered neuron
+    wait(app, lambda: not s.running and not s.busy)
+    done = time.monotonic() + 1.0
+    wait(app, lambda: time.monotonic() > done)
+    window.grab().save(out)
+    print(f"{out}: epoch {s.worker.trainer.epoch}, test acc {s.worker.trainer.history.last('test_acc'):.3f}")
+    close(app, window)
+
+
+def main(folder: str) -> None:
+    app = QApplication(sys.argv[:1])
+    threadpool_limits(limits=1, user_api="blas")
+    configure_pyqtgraph()
+    xor(app, str(Path(folder) / "screenshot-xor.png"))
+    spiral(app, str(Path(folder) / "screenshot-diagram.png"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "docs")
