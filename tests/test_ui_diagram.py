@@ -189,9 +189,12 @@ def test_live_frames_colour_connections_and_fill_heatmaps(qtbot, bench):
     for e in view.edges[0]:
         sign = e.level // 8
         assert sign == (1 if W[e.i, e.j] < 0 else 0)
-    # Blue for positive, orange for negative.
-    colours = {e.pen().color().rgb() & 0xFFFFFF for e in view.edges[0]}
-    assert colours <= {0x0877BD, 0xF59322}
+    # Blue for positive, orange for negative; faint ones mixed towards white, and opaque (the
+    # raster engine draws translucent antialiased lines ten times slower).
+    for e in view.edges[0]:
+        c = e.pen().color()
+        assert c.alpha() == 255
+        assert (c.blue() > c.red()) == (W[e.i, e.j] >= 0)
 
 
 def test_wide_and_deep_networks_stay_bounded(qtbot, bench):

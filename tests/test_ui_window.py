@@ -216,3 +216,13 @@ def test_saved_and_opened_files_appear_under_open_recent(qtbot, tmp_path, monkey
         actions[1].trigger()  # opens a.npz
     assert window.recent_files()[0] == str(paths[0].resolve())
     close_window(window)
+
+
+def test_frame_interval_keeps_budgets_and_a_floor_under_the_frame_rate():
+    from nnbench.ui.worker import FRAME_INTERVAL, GUI_BUDGET, SLOWEST_FRAME, frame_interval
+
+    assert frame_interval(0.0, 0.0) == FRAME_INTERVAL  # cheap frames: as fast as allowed
+    assert frame_interval(0.0, 0.005) == pytest.approx(0.005 / GUI_BUDGET)  # within the budget
+    assert frame_interval(0.0, 0.05) == SLOWEST_FRAME  # over budget: still 5 frames/s
+    assert frame_interval(0.0, 0.3) == pytest.approx(0.6)  # the GUI never takes more than half
+    assert frame_interval(0.05, 0.0) == pytest.approx(0.5)  # the engine's own budget holds

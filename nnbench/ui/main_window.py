@@ -142,6 +142,9 @@ class MainWindow(QMainWindow):
             bar.addWidget(widget)
         bar.addSeparator()
         self.epoch_label = QLabel(" epoch 0 ")
+        # A fixed width: a label that grows with its text relays out (and repaints) the toolbar
+        # on every frame.
+        self.epoch_label.setMinimumWidth(self.epoch_label.fontMetrics().horizontalAdvance(" epoch 99,999,999 "))
         bar.addWidget(self.epoch_label)
 
         self.train_action.triggered.connect(self._on_train_toggled)

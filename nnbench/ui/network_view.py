@@ -383,8 +383,11 @@ class NetworkView(QGraphicsView):
         pens = {}
         for sign, rgb in ((0, BLUE), (1, ORANGE)):
             for level in range(WIDTH_LEVELS):
-                color = QColor(*rgb)
-                color.setAlpha(int(70 + 185 * level / (WIDTH_LEVELS - 1)))
+                # Faint = mixed towards the white background, not transparent: the raster engine
+                # draws ~2,000 antialiased translucent lines (a 10x64 net) in ~130 ms, opaque
+                # ones in ~10 ms (measured under Xvfb).
+                a = (70 + 185 * level / (WIDTH_LEVELS - 1)) / 255
+                color = QColor(*(int(round(255 * (1 - a) + c * a)) for c in rgb))
                 pen = QPen(color, 0.6 + 0.75 * level)
                 pen.setCapStyle(Qt.PenCapStyle.FlatCap)
                 pens[(sign, level)] = pen

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QRectF, Qt, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from nnbench.data import Dataset
 from nnbench.engine import features as feature_maps
@@ -105,6 +106,8 @@ class PlotsPanel(QTabWidget):
         self.log_loss = QCheckBox("log scale")
         self.log_loss.setChecked(True)
         self.status = QLabel()
+        # Ignored size policy: new text every frame must not relayout (and repaint) the panel.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -290,13 +293,14 @@ class PlotsPanel(QTabWidget):
             if np.isfinite(h["test_loss"][-1]):
                 text += f"   test loss {h['test_loss'][-1]:.4g}"
         self.status.setText(text)
+        # Settle the axes now: left to the paint, an auto-range change repaints every plot twice.
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.getPlotItem().getViewBox().updateAutoRange()
         self._draw_output(frame, ds)
         if self.currentIndex() == 1:
             self._draw_weights(snap.weights)
         # Paint now, while the engine thread waits (Session holds it), rather than later under
         # GIL contention: the scene's dirty-item pass is a posted event, so flush those first.
-        QCoreApplication.sendPostedEvents()
-        self.repaint()
 
     def _draw_output(self, frame: Frame, ds: Dataset) -> None:
         out = frame.grid_output

@@ -39,6 +39,19 @@ BURST = 0.020
 ACK_TIMEOUT = 0.1  # a GUI stuck elsewhere cannot stall training for longer than this per burst
 
 
+# A floor under the frame rate: when frames cost more than GUI_BUDGET allows at this rate, the
+# GUI may take more (up to half the time), so a big network still moves at about 5 frames/s.
+SLOWEST_FRAME = 0.2
+
+
+def frame_interval(frame_cost: float, gui_cost: float) -> float:
+    """Seconds between frames: FRAME_INTERVAL at least; longer when building (engine side) or
+    drawing (GUI side) a frame would take more than its budget, but no longer than
+    SLOWEST_FRAME unless a frame's drawing alone takes more than half of that."""
+    by_budget = max(FRAME_INTERVAL, frame_cost / FRAME_BUDGET, gui_cost / GUI_BUDGET)
+    return min(by_budget, max(SLOWEST_FRAME, 2 * gui_cost, frame_cost / FRAME_BUDGET))
+
+
 @dataclass(frozen=True)
 class Frame:
     """What the views draw: a training snapshot plus the network evaluated on the view grid."""
@@ -202,7 +215,7 @@ class EngineWorker(QObject):
             if not self._active():
                 self.publish_frame()
                 last_frame = now
-            elif now - last_frame >= max(FRAME_INTERVAL, self._frame_cost / FRAME_BUDGET, self.gui_cost / GUI_BUDGET):
+            elif now - last_frame >= frame_interval(self._frame_cost, self.gui_cost):
                 if not self._frame_pending:
                     self.publish_frame()
                     last_frame = now
