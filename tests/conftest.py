@@ -23,3 +23,15 @@ def errors(monkeypatch):
     shown: list[str] = []
     monkeypatch.setattr(dialogs, "show_error", lambda parent, title, text: shown.append(text))
     return shown
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test starts with no remembered settings (recent files, the MNIST mirror)."""
+    try:
+        from PySide6.QtCore import QSettings
+    except ImportError:
+        yield
+        return
+    QSettings().clear()
+    yield

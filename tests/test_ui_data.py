@@ -244,6 +244,8 @@ def test_download_through_the_gui(qtbot, session, server, tmp_path):
     assert seen and seen == sorted(seen) and dlg.progress.value() == 1000
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(server.files)
     assert not dlg.isVisible()
+    # The mirror that worked is the next dialog's default.
+    assert MnistDialog().mirror.text() == server.url
 
 
 def test_download_cancel_keeps_nothing_partial(qtbot, session, server, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
@@ -236,7 +236,9 @@ class MnistDialog(QDialog):
         for title, n in SUBSETS:
             self.subset.addItem(title, n)
         self.subset.setCurrentIndex(1)
-        self.mirror = QLineEdit(data.DEFAULT_MIRROR)
+        # The mirror that last worked, remembered between runs (QSettings key "mnist_mirror").
+        remembered = QSettings().value("mnist_mirror", data.DEFAULT_MIRROR)
+        self.mirror = QLineEdit(remembered if isinstance(remembered, str) and remembered else data.DEFAULT_MIRROR)
         self.mirror.setToolTip("Where the four IDX files are downloaded from: " + ", ".join(data.MIRRORS))
         self.download_button = QPushButton("Download")
         self.local_button = QPushButton("Open local files…")
@@ -283,6 +285,7 @@ class MnistDialog(QDialog):
     @Slot()
     def download(self) -> None:
         mirror = self.mirror.text().strip() or data.DEFAULT_MIRROR
+        self._downloading_from = mirror
         self._say(f"Downloading from {mirror}…")
         self.progress.setRange(0, 1000)
         job = mnist_download_job(self.cache_dir, mirror, self.subset.currentData(), self.checksums)
@@ -296,6 +299,7 @@ class MnistDialog(QDialog):
         target = str(p if p.is_dir() or p.suffix.lower() == ".npz" else p.parent)
         self._say(f"Reading {target}…")
         self.progress.setRange(0, 0)  # busy: a local read has no useful percentage
+        self._downloading_from = None
         self.loader.start(mnist_local_job(target, self.subset.currentData()))
 
     @Slot()
@@ -312,6 +316,8 @@ class MnistDialog(QDialog):
     @Slot(object)
     def _on_loaded(self, ds: Dataset) -> None:
         self.dataset = ds
+        if getattr(self, "_downloading_from", None):
+            QSettings().setValue("mnist_mirror", self._downloading_from)
         self.progress.setRange(0, 1000)
         self.progress.setValue(1000)
         self._say(f"Loaded {len(ds.x_train):,} training and {len(ds.x_test):,} test digits")
