@@ -93,6 +93,21 @@ def _count(text: str) -> int:
     return value
 
 
+def _join_input_values(argv: list[str]) -> list[str]:
+    """``--input -1.5,2`` as ``--input=-1.5,2``: argparse takes a value that starts with '-'
+    for an option, and negative inputs are common (standardised data, the plane around 0)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--input" and i + 1 < len(argv) and argv[i + 1][:1] == "-" and argv[i + 1][1:2] in "0123456789.":
+            out.append(f"--input={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -100,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(argv) > 1:
                 raise UsageError(f"unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}")
             return _open_window(argv[0] if argv else None)
-        args = _parser().parse_args(argv)
+        args = _parser().parse_args(_join_input_values(argv))
         if args.command is None:
             return _open_window(None)
         commands = {"presets": _presets, "train": _train, "predict": _predict, "bench": _bench}

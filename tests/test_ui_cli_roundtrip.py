@@ -48,3 +48,33 @@ def test_cli_rejects_a_damaged_gui_file_in_one_line(tmp_path, capsys):
 @pytest.fixture(autouse=True)
 def _no_dialogs(monkeypatch):
     monkeypatch.setattr(dialogs, "show_error", lambda *a: None)
+
+
+def test_features_chosen_in_the_window_survive_save_open_and_the_cli(qtbot, tmp_path, capsys):
+    window = open_window(qtbot)
+    s = window.session
+    for name in ("x1^2", "sin(x2)"):
+        with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+            window.network_view.toggle_feature(name)
+    qtbot.waitUntil(lambda: not s.busy, timeout=10_000)
+    s.step()
+    qtbot.waitUntil(lambda: s.worker.trainer.epoch >= 1 and not s.running and not s.busy, timeout=10_000)
+    path = tmp_path / "features.npz"
+    with qtbot.waitSignal(s.file_done, timeout=10_000):
+        s.save(path)
+    grid = s.view.grid
+    expected = s.worker.trainer.net.predict(grid)
+    close_window(window)
+
+    other = open_window(qtbot)
+    with qtbot.waitSignal(other.session.file_done, timeout=10_000):
+        other.session.load(path)
+    o = other.session
+    assert o.spec.features == ("x1", "x2", "x1^2", "sin(x2)") == o.features
+    assert [n.feature for n in other.network_view.columns[0]] == ["x1", "x2", "x1^2", "sin(x2)"]
+    np.testing.assert_array_equal(o.worker.trainer.net.predict(grid), expected)
+    close_window(other)
+
+    assert cli.main(["predict", str(path), "--input", f"{grid[5, 0]},{grid[5, 1]}", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["outputs"]
+    np.testing.assert_allclose(np.ravel(out), expected[5], rtol=1e-12)
