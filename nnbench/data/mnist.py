@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,9 @@ import numpy as np
 from nnbench.data.arrays import class_targets
 from nnbench.data.dataset import Dataset
 from nnbench.data.download import DownloadCancelled, Progress, fetch, file_matches
-from nnbench.data.idx import read_idx
+from nnbench.data.idx import MAX_BYTES, read_idx
 from nnbench.errors import DownloadError, FileFormatError, SpecError
+from nnbench.npyread import read_npz
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
@@ -206,16 +206,14 @@ def load_mnist_dir(
 def load_mnist_npz(
     path: str | os.PathLike[str], *, subset: int | None = None, test_subset: int | None = None
 ) -> Dataset:
-    """MNIST from a Keras-style ``mnist.npz`` (x_train, y_train, x_test, y_test); no pickles."""
+    """MNIST from a Keras-style ``mnist.npz`` (x_train, y_train, x_test, y_test); no pickles, and
+    each array's header is checked against what the file holds before it is read."""
     name = Path(path).name
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
-            if missing:
-                raise FileFormatError(f"{name}: missing arrays {', '.join(sorted(missing))}")
-            arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError) as exc:
-        raise FileFormatError(f"{name}: not a readable mnist.npz: {exc}") from None
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    arrays = read_npz(path, keys, MAX_BYTES, "mnist.npz")
+    missing = set(keys) - set(arrays)
+    if missing:
+        raise FileFormatError(f"{name}: missing arrays {', '.join(sorted(missing))}")
     x, labels = _digits(arrays["x_train"], arrays["y_train"], f"{name}: x_train", f"{name}: y_train")
     tx, tlabels = _digits(arrays["x_test"], arrays["y_test"], f"{name}: x_test", f"{name}: y_test")
     shape = arrays["x_train"].shape[1:]

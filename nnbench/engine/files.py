@@ -9,7 +9,9 @@ Layout, readable by ``np.load(path)`` alone::
     history.<column>    per-epoch metrics
 
 Saving writes a temporary file beside the target and renames it over the target only once it
-is complete and flushed, so a crash mid-save leaves the previous file as it was.
+is complete and flushed, so a crash mid-save leaves the previous file as it was. The temporary
+file, ``.<name>.<pid>-<random>.part``, names the process writing it: the next save to the same
+target removes those whose process has died (killed mid-save), and no live save's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import os
 import re
 import stat
 import tempfile
+import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +36,7 @@ from nnbench.engine.network import Network
 from nnbench.engine.spec import NetworkSpec
 from nnbench.engine.training import HISTORY_KEYS, History, TrainConfig, Trainer
 from nnbench.errors import FileFormatError, NnbenchError
+from nnbench.npyread import read_npy
 
 FORMAT = "nnbench"
 VERSION = 1
@@ -39,6 +44,9 @@ META = "nnbench.json"
 MAX_FILE_BYTES = 2 << 30  # refuse anything larger before reading it
 MAX_MEMBERS = 4096
 _MEMBER = re.compile(r"^[A-Za-z0-9_.]{1,200}\.npy$")
+STALE_AFTER = 3600.0  # seconds: a temporary file untouched this long is no live save's
+_writing: set[tuple[int, int]] = set()  # (device, inode) of this process's unfinished temp files
+_writing_lock = threading.Lock()
 
 
 @dataclass
@@ -105,24 +113,37 @@ def save(
 
 
 def write_atomic(path: Path, data: bytes | memoryview) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``. Temporary
+    files of ``path`` left by a save that was killed are removed first (see _remove_stale)."""
     folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
-    except OSError as e:
-        raise NnbenchError(f"cannot write in {folder}: {e.strerror or e}") from e
+    with _writing_lock:  # held until registered, so another thread cannot take ours for stale
+        _remove_stale(folder, path.name)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}-", suffix=".part")
+            st = os.fstat(fd)
+        except OSError as e:
+            raise NnbenchError(f"cannot write in {folder}: {e.strerror or e}") from e
+        key = (st.st_dev, st.st_ino)
+        _writing.add(key)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:  # also KeyboardInterrupt: never leave the temporary file behind
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise NnbenchError(f"could not save {path.name}: {e.strerror or e}; nothing was overwritten") from e
+        if isinstance(e, OSError):
+            raise NnbenchError(
+                f"could not save {path.name}: {e.strerror or e}; nothing was overwritten"
+            ) from e
+        raise
+    finally:
+        with _writing_lock:
+            _writing.discard(key)
     try:  # make the rename itself durable; not possible on every platform
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
@@ -131,6 +152,56 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def _remove_stale(folder: Path, name: str) -> None:
+    """Delete the temporary files of saves to ``name`` in ``folder`` that no live save is writing:
+    this process's own that it is not writing, another process's once that process has ended
+    (or the file is older than STALE_AFTER: its pid may have been reused), and nameless ones from
+    nnbench versions before the pid was in the name once older than STALE_AFTER. Best effort:
+    a file that cannot be listed or removed is left, and the save goes on."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(?:(\d{{1,10}})-[A-Za-z0-9_]+|[a-z0-9_]{{8}})\.part")
+    now = time.time()
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                match = pattern.fullmatch(entry.name)
+                if match is None:
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    continue  # never a link or a folder, whatever its name
+                old = now - st.st_mtime > STALE_AFTER
+                pid = None if match[1] is None else int(match[1])
+                if pid is None:
+                    stale = old
+                elif pid == os.getpid():
+                    stale = (st.st_dev, st.st_ino) not in _writing
+                else:
+                    stale = old or not _alive(pid)
+                if stale:
+                    try:
+                        os.unlink(entry.path)
+                    except OSError:
+                        pass
+    except OSError:
+        pass  # an unreadable folder: creating the temporary file will say what is wrong
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this machine); True when that cannot be told."""
+    if os.name == "nt":  # os.kill(pid, 0) would end the process there, not probe it
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: alive, another user's
+        return True
+    return True
 
 
 def load(path: str | os.PathLike) -> Saved:
@@ -207,33 +278,13 @@ def _read_arrays(data: bytes, name: str) -> dict[str, np.ndarray]:
             arrays = {}
             for info in infos:
                 raw = zf.read(info)
-                arrays[info.filename[:-4]] = _read_npy(raw, info.filename, name)
+                arrays[info.filename[:-4]] = read_npy(io.BytesIO(raw), len(raw), info.filename, name)
     except FileFormatError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError,
             NotImplementedError, RuntimeError, OverflowError, MemoryError, TypeError) as e:
         raise FileFormatError(f"{name} is damaged or not an nnbench file ({type(e).__name__}: {str(e)[:120]})") from e
     return arrays
-
-
-def _read_npy(raw: bytes, member: str, name: str) -> np.ndarray:
-    """One ``.npy`` member, its header checked against its length before NumPy allocates: a
-    header may declare any shape, and NumPy would reserve that much memory before reading."""
-    stream = io.BytesIO(raw)
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-    elif version in ((2, 0), (3, 0)):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-    else:
-        raise FileFormatError(f"{name}: {member} has an unknown .npy version {version}")
-    if dtype.hasobject:
-        raise FileFormatError(f"{name}: {member} holds Python objects; nnbench files hold numbers only")
-    payload = len(raw) - stream.tell()
-    if math.prod(shape) * dtype.itemsize != payload:
-        raise FileFormatError(f"{name}: {member} declares shape {shape} of {dtype} but holds {payload} bytes")
-    stream.seek(0)
-    return np.load(stream, allow_pickle=False)
 
 
 def _check(arrays: dict[str, np.ndarray], name: str) -> Saved:
