@@ -106,8 +106,11 @@ class PlotsPanel(QTabWidget):
         self.log_loss = QCheckBox("log scale")
         self.log_loss.setChecked(True)
         self.status = QLabel()
-        # Ignored size policy: new text every frame must not relayout (and repaint) the panel.
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # A fixed size (two lines, any width): new text every frame must not relayout (and
+        # repaint) the panel; wrapped, a narrow panel still shows it all.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.status.setWordWrap(True)
+        self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 2)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
