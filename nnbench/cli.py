@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="numerical: time central-difference gradients against backprop on a few rows")
     t.add_argument("--rows", type=_count, default=10, help="rows for --gradients numerical (default 10)")
     t.add_argument("--steps", type=_count, default=2, help="steps for --gradients numerical (default 2)")
+    t.add_argument("--regularization", choices=("none", "l1", "l2"),
+                   help="weight penalty (default: the experiment's)")
+    t.add_argument("--reg-rate", type=float, metavar="RATE", help="weight penalty rate (default: the experiment's)")
     t.add_argument("--features", metavar="F1,F2,...",
                    help="input features for 2-D data, from x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2) "
                         "(default: the experiment's)")
@@ -230,6 +233,10 @@ def _train(args: argparse.Namespace) -> int:
         changes["seed"] = args.seed
     if args.lr is not None:
         changes["lr"] = args.lr
+    if args.regularization is not None:
+        changes["regularization"] = args.regularization
+    if args.reg_rate is not None:
+        changes["reg_rate"] = args.reg_rate
     if changes:
         exp = exp.with_training(**changes)
     if args.seed is not None and exp.saved is None:

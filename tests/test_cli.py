@@ -234,3 +234,20 @@ def test_train_features_switch_the_first_layers_inputs(capsys, tmp_path):
         assert code != 0 and why in err and "Traceback" not in err
     code, _, err = run(capsys, "train", str(saved), "--features", "x1")
     assert code != 0 and "not to trained weights" in err
+
+
+def test_train_regularization_options(capsys, tmp_path):
+    from nnbench.engine import files
+
+    norms = {}
+    for kind in ("none", "l2"):
+        path = tmp_path / f"{kind}.npz"
+        code, out, _ = run(capsys, "train", "circle-features", "--features", "x1,x2,x1^2,x2^2",
+                           "--regularization", kind, "--reg-rate", "0.5", "--save", str(path), "--json")
+        assert code == 0
+        saved = files.load(path)
+        assert saved.config.regularization == kind
+        norms[kind] = np.linalg.norm(saved.weights["layer0.W"])
+    assert norms["l2"] < 0.8 * norms["none"]
+    code, _, err = run(capsys, "train", "circle-features", "--reg-rate", "-1")
+    assert code != 0 and "regularization rate" in err and "Traceback" not in err

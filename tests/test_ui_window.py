@@ -226,3 +226,28 @@ def test_frame_interval_keeps_budgets_and_a_floor_under_the_frame_rate():
     assert frame_interval(0.0, 0.05) == SLOWEST_FRAME  # over budget: still 5 frames/s
     assert frame_interval(0.0, 0.3) == pytest.approx(0.6)  # the GUI never takes more than half
     assert frame_interval(0.05, 0.0) == pytest.approx(0.5)  # the engine's own budget holds
+
+
+def test_regularization_set_in_the_toolbar_applies_live_and_is_saved(qtbot, tmp_path):
+    from nnbench.engine import files
+
+    window = open_window(qtbot)
+    s = window.session
+    s.train()
+    qtbot.waitUntil(lambda: s.running, timeout=10_000)
+    trainer = s.worker.trainer
+    with qtbot.waitSignal(s.config_changed, timeout=10_000):
+        window.reg_box.setCurrentIndex(window.reg_box.findData("l2"))
+    with qtbot.waitSignal(s.config_changed, timeout=10_000):
+        window.reg_rate_box.setValue(0.05)
+    qtbot.waitUntil(lambda: s.worker.trainer.config.reg_rate == 0.05, timeout=10_000)
+    assert s.worker.trainer is trainer  # applied from the next batch: same trainer, same optimizer
+    assert trainer.config.regularization == "l2" and s.running
+    s.pause()
+    qtbot.waitUntil(lambda: not s.running, timeout=10_000)
+    path = tmp_path / "reg.npz"
+    with qtbot.waitSignal(s.file_done, timeout=10_000):
+        s.save(path)
+    saved = files.load(path).config
+    assert (saved.regularization, saved.reg_rate) == ("l2", 0.05)
+    close_window(window)

@@ -19,6 +19,10 @@ from nnbench.engine.network import Network
 from nnbench.errors import IncompatibleError, SpecError, TrainingDiverged
 
 GRADIENTS = ("backprop", "numerical")
+# Weight penalties, as in TensorFlow Playground: on the weights, not the biases. The objective
+# is the data loss plus rate * sum|W| (l1) or rate * sum(W^2) / 2 (l2); the loss curves show
+# the data loss alone, so runs with and without a penalty compare.
+REGULARIZATIONS = ("none", "l1", "l2")
 # Numerical gradients are taken on a float64 copy of the network with this step (the
 # from-scratch tutorial's h): float32 central differences would be mostly rounding noise.
 NUMERICAL_H = 1e-4
@@ -40,6 +44,8 @@ class TrainConfig:
     shuffle: bool = True
     # "numerical": central differences instead of backprop (two forward passes per parameter)
     gradients: str = "backprop"
+    regularization: str = "none"
+    reg_rate: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -60,6 +66,13 @@ class TrainConfig:
             raise SpecError(f"the seed must be a whole number >= 0, got {self.seed}")
         if self.gradients not in GRADIENTS:
             raise SpecError(f"gradients must be one of {', '.join(GRADIENTS)}, got {self.gradients!r}")
+        if self.regularization not in REGULARIZATIONS:
+            raise SpecError(f"regularization must be one of {', '.join(REGULARIZATIONS)}, "
+                            f"got {self.regularization!r}")
+        rate = self.reg_rate
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not math.isfinite(rate) \
+                or not 0.0 <= rate <= 10.0:
+            raise SpecError(f"the regularization rate must be a number from 0 to 10, got {rate!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -74,7 +87,7 @@ class TrainConfig:
             raise SpecError(f"unknown training settings: {', '.join(unknown)}")
         kinds = {"loss": str, "optimizer": str, "lr": (int, float), "momentum": (int, float),
                  "batch_size": int, "epochs": int, "seed": int, "shuffle": bool,
-                 "gradients": str}
+                 "gradients": str, "regularization": str, "reg_rate": (int, float)}
         for key, value in d.items():
             if not isinstance(value, kinds[key]) or (isinstance(value, bool) and kinds[key] is not bool):
                 raise SpecError(f"training setting {key!r} has the wrong type: {value!r}")
@@ -249,8 +262,29 @@ class Trainer:
             value = self.numerical_gradients(x, y)
         else:
             value = self.net.loss_and_backward(x, y, self.loss)
+        self.penalize()
         self.optimizer.step()
         return value
+
+    def penalize(self) -> None:
+        """Add the weight penalty's gradient to the weights' gradients (see REGULARIZATIONS)."""
+        kind, rate = self.config.regularization, self.config.reg_rate
+        if kind == "none" or rate == 0.0:
+            return
+        for layer in self.net.layers:
+            if kind == "l2":
+                layer.dW += rate * layer.W
+            else:
+                layer.dW += rate * np.sign(layer.W)
+
+    def penalty(self) -> float:
+        """The weight penalty's value for the current weights (0 without regularization)."""
+        kind, rate = self.config.regularization, self.config.reg_rate
+        if kind == "none" or rate == 0.0:
+            return 0.0
+        if kind == "l2":
+            return 0.5 * rate * sum(float(np.sum(layer.W * layer.W)) for layer in self.net.layers)
+        return rate * sum(float(np.sum(np.abs(layer.W))) for layer in self.net.layers)
 
     def numerical_gradients(self, x: np.ndarray, y: np.ndarray) -> float:
         """Fill the gradients by central differences, as the from-scratch tutorial does:

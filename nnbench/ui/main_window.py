@@ -135,17 +135,29 @@ class MainWindow(QMainWindow):
         self.epochs_box.setRange(0, 10_000_000)
         self.epochs_box.setSpecialValueText("no limit")
         self.epochs_box.setKeyboardTracking(False)
+        self.reg_box = QComboBox()
+        for name, title in (("none", "none"), ("l1", "L1"), ("l2", "L2")):
+            self.reg_box.addItem(title, name)
+        self.reg_box.setToolTip("Weight penalty (not on biases): L1 drives weights to zero, L2 shrinks them. "
+                                "Applies from the next batch.")
+        self.reg_rate_box = QDoubleSpinBox()
+        self.reg_rate_box.setDecimals(5)
+        self.reg_rate_box.setRange(0.0, 10.0)
+        self.reg_rate_box.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        self.reg_rate_box.setKeyboardTracking(False)
+        self.reg_rate_box.setAccessibleName("regularization rate")
+        self.reg_rate_box.setToolTip("Regularization rate")
         for label, widget in (("Learning rate", self.lr_box), ("Optimizer", self.optimizer_box),
                               ("Loss", self.loss_box), ("Batch", self.batch_box),
-                              ("Stop at epoch", self.epochs_box)):
+                              ("Stop at epoch", self.epochs_box), ("Regularization", self.reg_box)):
             bar.addWidget(QLabel(f" {label} "))
             bar.addWidget(widget)
-        bar.addSeparator()
+        bar.addWidget(self.reg_rate_box)
         self.epoch_label = QLabel(" epoch 0 ")
-        # A fixed width: a label that grows with its text relays out (and repaints) the toolbar
-        # on every frame.
+        # A fixed width: a label that grows with its text relays out (and repaints) its
+        # neighbours on every frame.
         self.epoch_label.setMinimumWidth(self.epoch_label.fontMetrics().horizontalAdvance(" epoch 99,999,999 "))
-        bar.addWidget(self.epoch_label)
+        self.statusBar().addPermanentWidget(self.epoch_label)
 
         self.train_action.triggered.connect(self._on_train_toggled)
         self.step_action.triggered.connect(self.session.step)
@@ -156,6 +168,9 @@ class MainWindow(QMainWindow):
             lambda _: self.session.set_config(loss=self.loss_box.currentData()))
         self.batch_box.valueChanged.connect(lambda v: self.session.set_config(batch_size=int(v)))
         self.epochs_box.valueChanged.connect(lambda v: self.session.set_config(epochs=int(v)))
+        self.reg_box.currentIndexChanged.connect(
+            lambda _: self.session.set_config(regularization=self.reg_box.currentData()))
+        self.reg_rate_box.valueChanged.connect(lambda v: self.session.set_config(reg_rate=float(v)))
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -200,7 +215,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_config_changed(self, config: TrainConfig) -> None:
         for box, value in ((self.lr_box, config.lr), (self.batch_box, config.batch_size),
-                           (self.epochs_box, config.epochs)):
+                           (self.epochs_box, config.epochs), (self.reg_rate_box, config.reg_rate)):
             box.blockSignals(True)
             box.setValue(value)
             box.blockSignals(False)
@@ -211,6 +226,9 @@ class MainWindow(QMainWindow):
         self.loss_box.blockSignals(True)
         self.loss_box.setCurrentIndex(self.loss_box.findData(config.loss))
         self.loss_box.blockSignals(False)
+        self.reg_box.blockSignals(True)
+        self.reg_box.setCurrentIndex(self.reg_box.findData(config.regularization))
+        self.reg_box.blockSignals(False)
 
     @Slot(object)
     def _on_frame(self, frame) -> None:

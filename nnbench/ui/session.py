@@ -306,7 +306,8 @@ class Session(QObject):
             self.config_changed.emit(self.config)
             return
         self.config = config
-        only_lr = set(changes) <= {"lr", "epochs"}
+        # These apply from the next batch; anything else makes a new trainer (same weights).
+        only_lr = set(changes) <= {"lr", "epochs", "regularization", "reg_rate"}
 
         def job(w: EngineWorker):
             w.epoch_limit = config.epochs
