@@ -1,6 +1,7 @@
 """Regenerate the README's window screenshots in a real window:
 
 * ``screenshot-xor.png``: the default experiment (2-D XOR, 2-4-4-1 tanh) mid-training;
+* ``screenshot-perceptron.png``: the perceptron preset after its 10,000 steps;
 * ``screenshot-diagram.png``: a 3-hidden-layer net training on the spiral with four input
   features on, a hidden neuron hovered so the plots panel shows it large.
 
@@ -64,6 +65,21 @@ def xor(app: QApplication, out: str) -> None:
     close(app, window)
 
 
+def perceptron(app: QApplication, out: str) -> None:
+    window = open_window(app)
+    s = window.session
+    window.open_example("perceptron")
+    wait(app, lambda: s.dataset is not None and s.dataset.name.lower().startswith("perceptron") and not s.busy)
+    s.train()
+    wait(app, lambda: s.running)
+    wait(app, lambda: not s.running, 120)  # the preset stops itself at epoch 10,000
+    settle = time.monotonic() + 1.0
+    wait(app, lambda: time.monotonic() > settle)
+    window.grab().save(out)
+    print(f"{out}: epoch {s.worker.trainer.epoch}")
+    close(app, window)
+
+
 def spiral(app: QApplication, out: str, train_seconds: float = 2.0) -> None:
     window = open_window(app)
     s = window.session
@@ -100,6 +116,7 @@ def main(folder: str) -> None:
     threadpool_limits(limits=1, user_api="blas")
     configure_pyqtgraph()
     xor(app, str(Path(folder) / "screenshot-xor.png"))
+    perceptron(app, str(Path(folder) / "screenshot-perceptron.png"))
     spiral(app, str(Path(folder) / "screenshot-diagram.png"))
 
 
