@@ -2,6 +2,7 @@
 
 * ``screenshot-xor.png``: the default experiment (2-D XOR, 2-4-4-1 tanh) mid-training;
 * ``screenshot-perceptron.png``: the perceptron preset after its 10,000 steps;
+* ``screenshot-curve.png``: the regression-curve preset, a hidden neuron's curve hovered;
 * ``screenshot-diagram.png``: a 3-hidden-layer net training on the spiral with four input
   features on, a hidden neuron hovered so the plots panel shows it large.
 
@@ -80,6 +81,31 @@ def perceptron(app: QApplication, out: str) -> None:
     close(app, window)
 
 
+def hover(window: MainWindow, column: int, index: int) -> None:
+    view = window.network_view
+    node = view.neuron(column, index)
+    pos = QPointF(view.mapFromScene(node.sceneBoundingRect().center()))
+    QApplication.sendEvent(view.viewport(), QMouseEvent(
+        QEvent.Type.MouseMove, pos, view.viewport().mapToGlobal(pos), Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+
+
+def curve(app: QApplication, out: str) -> None:
+    window = open_window(app)
+    s = window.session
+    window.open_example("regression-curve")
+    wait(app, lambda: s.dataset is not None and s.dataset.n_features == 1 and not s.busy)
+    s.train()
+    wait(app, lambda: s.running)
+    wait(app, lambda: not s.running, 120)  # the preset stops itself
+    hover(window, 1, 2)
+    settle = time.monotonic() + 1.0
+    wait(app, lambda: time.monotonic() > settle)
+    window.grab().save(out)
+    print(f"{out}: epoch {s.worker.trainer.epoch}")
+    close(app, window)
+
+
 def spiral(app: QApplication, out: str, train_seconds: float = 2.0) -> None:
     window = open_window(app)
     s = window.session
@@ -96,12 +122,7 @@ def spiral(app: QApplication, out: str, train_seconds: float = 2.0) -> None:
     wait(app, lambda: time.monotonic() > end, train_seconds + 5)
     s.pause()
     wait(app, lambda: not s.running)
-    view = window.network_view
-    node = view.neuron(2, 3)
-    pos = QPointF(view.mapFromScene(node.sceneBoundingRect().center()))
-    QApplication.sendEvent(view.viewport(), QMouseEvent(
-        QEvent.Type.MouseMove, pos, view.viewport().mapToGlobal(pos), Qt.MouseButton.NoButton,
-        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+    hover(window, 2, 3)
     s.step()  # one more frame, drawn with the hovered neuron
     wait(app, lambda: not s.running and not s.busy)
     done = time.monotonic() + 1.0
@@ -117,6 +138,7 @@ def main(folder: str) -> None:
     configure_pyqtgraph()
     xor(app, str(Path(folder) / "screenshot-xor.png"))
     perceptron(app, str(Path(folder) / "screenshot-perceptron.png"))
+    curve(app, str(Path(folder) / "screenshot-curve.png"))
     spiral(app, str(Path(folder) / "screenshot-diagram.png"))
 
 

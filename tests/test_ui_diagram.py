@@ -503,3 +503,30 @@ def test_ctrl_z_undoes_a_network_edit_from_a_focused_spin_box(qtbot, bench):
     with qtbot.waitSignal(s.spec_changed, timeout=10_000):
         QTest.keyClick(window.network_panel.neuron_box(0), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
+
+
+def test_one_dimensional_data_shows_each_neurons_curve(qtbot, bench):
+    from nnbench import resources
+
+    window, view, _ = bench
+    s = window.session
+    plots = window.plots_panel
+    with qtbot.waitSignal(s.file_done, timeout=10_000):
+        s.load(resources.preset_path("regression-curve"))  # a sine, 1-tanh-hidden-1
+    assert s.dataset.n_features == 1 and not view.feature_nodes
+    s.step()
+    qtbot.waitUntil(lambda: plots._last_frame is not None and bool(view._outputs), timeout=10_000)
+    assert all(not n.heat.pixmap().isNull() for col in view.columns for n in col)  # inputs too
+    values = view.neuron_output(1, 2)
+    assert values.shape == (s.view.res,)
+    np.testing.assert_array_equal(values, plots._last_frame.grid_hidden[0][:, 2])
+
+    title = lambda: plots.output_plot.getPlotItem().titleLabel.text  # noqa: E731
+    hover(view, view.neuron(1, 2))
+    assert plots.neuron_curve.isVisible()
+    x, y = plots.neuron_curve.getData()
+    np.testing.assert_array_equal(x, s.view.grid[:, 0])
+    np.testing.assert_array_equal(y, values)
+    assert title() == f"Fitted curve; orange: Hidden layer 1, neuron 3 ({s.spec.hidden[0].activation})"
+    hover(view, None)
+    assert not plots.neuron_curve.isVisible() and title() == "Fitted curve"

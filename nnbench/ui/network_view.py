@@ -42,6 +42,7 @@ DX = 120  # column spacing
 DY = 38  # neuron spacing
 TOP = 70  # room above the neurons for the layer controls
 HEAT = 32  # heatmap pixels per side (the grid subsampled)
+CURVE_POINTS = 64  # points per neuron curve (1-D data)
 WIDTH_LEVELS = 8  # connection thickness is quantised so pens come from a cache
 
 
@@ -134,6 +135,7 @@ class NetworkView(QGraphicsView):
         self.feature_nodes: dict[str, FeatureNode] = {}  # 2-D data: every input feature, on or off
         self._pens = self._make_pens()
         self._heatmaps = False
+        self._curves = False
         self._pressed: QGraphicsItem | None = None
         self._hovered = (-1, -1)
         self._highlighted: Neuron | None = None
@@ -179,7 +181,8 @@ class NetworkView(QGraphicsView):
     @Slot(object)
     def _on_dataset_changed(self, dataset) -> None:
         self._heatmaps = dataset is not None and dataset.n_features == 2
-        self.session.set_want_hidden(self._heatmaps)
+        self._curves = dataset is not None and dataset.n_features == 1  # 1-D data: output along x
+        self.session.set_want_hidden(self._heatmaps or self._curves)
 
     @Slot(object)
     def _on_spec_changed(self, spec: NetworkSpec) -> None:
@@ -281,12 +284,8 @@ class NetworkView(QGraphicsView):
                 label.setFont(_font(8))
                 r = label.boundingRect()
                 label.setPos(node.rect().left() - r.width() - 4, node.rect().center().y() - r.height() / 2)
-        if self._heatmaps and view is not None and view.grid is not None and view.grid.shape[1] == 2:
-            res = view.res
-            step = max(res // HEAT, 1)
-            grid = view.grid.reshape(res, res, 2)[::-step, ::step]
-            centred = grid - grid.reshape(-1, 2).mean(axis=0)
-            self._set_heat(self.columns[0], diverging_rgb(centred))
+        if self._curves and view is not None and view.grid is not None and view.grid.shape[1] == 1:
+            self._set_curves(self.columns[0], view.grid[:, :1], "linear")
 
     def _feature_labels_and_heat(self, view) -> None:
         for name, node in self.feature_nodes.items():
@@ -303,6 +302,32 @@ class NetworkView(QGraphicsView):
         values /= np.maximum(np.abs(values).max(axis=0), 1e-12)
         h = w = int(np.sqrt(len(grid)))
         self._set_heat(list(self.feature_nodes.values()), _heat_rgb(values.reshape(h, w, -1), 1.0))
+
+    def _set_curves(self, nodes: list[Neuron], values: np.ndarray, activation: str) -> None:
+        """For 1-D data: each node shows its output along x as a small curve, (points, k)."""
+        size = 2 * NODE  # drawn at twice the node size, shown scaled down: crisp when zoomed
+        values = values[:: max(len(values) // CURVE_POINTS, 1)]
+        lo, hi = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}.get(activation, (None, None))
+        xs = np.linspace(2, size - 2, len(values))
+        for k, node in enumerate(nodes):
+            v = values[:, k]
+            a, b = (lo, hi) if lo is not None else (float(v.min()), float(v.max()))
+            if b - a < 1e-12:
+                a, b = a - 1.0, b + 1.0
+            ys = size - 3 - (v - a) / (b - a) * (size - 6)
+            pix = QPixmap(size, size)
+            pix.fill(Qt.GlobalColor.white)
+            painter = QPainter(pix)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            if a < 0 < b:  # the zero line
+                zero = size - 3 - (0 - a) / (b - a) * (size - 6)
+                painter.setPen(QPen(QColor(200, 200, 200), 1))
+                painter.drawLine(QPointF(0, zero), QPointF(size, zero))
+            painter.setPen(QPen(QColor(*BLUE), 2.5))
+            painter.drawPolyline([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist())])
+            painter.end()
+            node.heat.setPixmap(pix)
+            node.heat.setScale(NODE / size)
 
     def _set_heat(self, nodes: list[Neuron], rgb: np.ndarray) -> None:
         """One pixmap per node from ``rgb`` (h, w, k, 3)."""
@@ -403,9 +428,16 @@ class NetworkView(QGraphicsView):
             return  # a frame from before the last structural edit
         self.weights = weights
         self._style_edges(weights)
-        if self._heatmaps and frame.grid_hidden is not None and frame.grid_output is not None:
+        if (self._heatmaps or self._curves) and frame.grid_hidden is not None and frame.grid_output is not None:
             self._outputs = (*frame.grid_hidden, frame.grid_output)
-            self._draw_heatmaps(self._outputs)
+            if self._heatmaps:
+                self._draw_heatmaps(self._outputs)
+            else:
+                for c in range(1, len(self.columns)):
+                    idx = self.shown[c]
+                    if len(idx):
+                        self._set_curves(self.columns[c], self._outputs[c - 1][:, idx],
+                                         self.spec.layers[c - 1].activation)
 
     def _style_edges(self, weights: dict[str, np.ndarray]) -> None:
         shown = []
@@ -444,9 +476,16 @@ class NetworkView(QGraphicsView):
 
     # --- editing ---------------------------------------------------------------------------
     def neuron_output(self, column: int, index: int) -> np.ndarray | None:
-        """(res, res) values of a neuron over the plane from the last frame, rows = y."""
+        """(res, res) values of a neuron over the plane from the last frame, rows = y; for 1-D
+        data, its (res,) values along x."""
         view = self.session.view
-        if view is None or view.grid is None or view.grid.shape[1] != 2:
+        if view is None or view.grid is None:
+            return None
+        if view.grid.shape[1] == 1:  # 1-D data: the neuron's output along x
+            if column == 0:
+                return view.grid[:, 0].copy()
+            return self._outputs[column - 1][:, index] if column - 1 < len(self._outputs) else None
+        if view.grid.shape[1] != 2:
             return None
         if column == 0:
             names = self.spec.input_names if self.spec is not None else None

@@ -77,6 +77,10 @@ class PlotsPanel(QTabWidget):
         self.output_plot.addItem(self.surface)
         self.fit_curve = pg.PlotDataItem(pen=pg.mkPen((20, 20, 20), width=2.5))
         self.output_plot.addItem(self.fit_curve)
+        # 1-D data: the diagram's hovered neuron, its output along x
+        self.neuron_curve = pg.PlotDataItem(pen=pg.mkPen(colors.ORANGE, width=2.5))
+        self.neuron_curve.setVisible(False)
+        self.output_plot.addItem(self.neuron_curve)
         self.target_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=None, pen=pg.mkPen("#333", width=1.5))
         self.output_bars = pg.BarGraphItem(x=[], height=[], width=0.45, brush=pg.mkBrush(8, 119, 189, 200))
         self.output_plot.addItem(self.target_bars)
@@ -153,20 +157,27 @@ class PlotsPanel(QTabWidget):
         """Show neuron ``index`` of diagram column ``column`` large in place of the decision
         surface (column 0: an input feature); (-1, -1) goes back to the network's output."""
         self.hovered = (column, index)
-        if self.dataset is None or self.dataset.n_features != 2:
+        ds = self.dataset
+        if ds is None or not (ds.n_features == 2 or (ds.n_features == 1 and ds.task == "regression")):
             return
-        if self._last_frame is not None and self._last_frame.dataset is self.dataset:
-            self._draw_output(self._last_frame, self.dataset)
-        elif column < 0:
+        if self._last_frame is not None and self._last_frame.dataset is ds:
+            self._draw_output(self._last_frame, ds)
+        else:
+            self.neuron_curve.setVisible(False)
             self._title_surface()
 
     def neuron_map(self, frame: Frame | None) -> tuple[np.ndarray, float, str] | None:
-        """(values over the view grid as (res, res), colour limit, title) of the hovered neuron."""
+        """(values over the view grid as (res, res), colour limit, title) of the hovered neuron;
+        for 1-D data the values along x, (res,)."""
         column, index = self.hovered
         spec, view = self.session.spec, self.view
-        if column < 0 or spec is None or view is None or view.grid is None or view.grid.shape[1] != 2:
+        if column < 0 or spec is None or view is None or view.grid is None or view.grid.shape[1] not in (1, 2):
             return None
-        if column == 0:
+        if column == 0 and view.grid.shape[1] == 1:
+            values, limit = view.grid[:, 0], 1.0
+            name = self.dataset.feature_names[0] if self.dataset is not None else "x"
+            title = f"Input {name}"
+        elif column == 0:
             names = spec.input_names
             if names is None or index >= len(names):
                 return None
@@ -190,10 +201,14 @@ class PlotsPanel(QTabWidget):
                 limit = float(np.max(np.abs(values))) or 1.0
             where = "Output" if column - 1 == len(spec.layers) - 1 else f"Hidden layer {column}"
             title = f"{where}, neuron {index + 1} ({act})"
+        if view.grid.shape[1] == 1:
+            return values, limit, title
         return values.reshape(view.res, view.res), limit, title
 
     def _title_surface(self, text: str | None = None) -> None:
         classify = self.dataset is not None and self.dataset.task == "classification"
+        if self.dataset is not None and self.dataset.n_features == 1:
+            text = f"Fitted curve; orange: {text}" if text else "Fitted curve"
         text = text or ("Decision surface" if classify else "Fitted surface")
         if text != self.output_plot.getPlotItem().titleLabel.text:  # a new title costs a relayout
             self.output_plot.getPlotItem().setTitle(text, color="#333", size="11pt")
@@ -210,7 +225,7 @@ class PlotsPanel(QTabWidget):
         self.hovered = (-1, -1)
         if ds.image_shape is not None:
             self.setCurrentWidget(self.mnist_view)
-        for item in (self.surface, self.fit_curve, self.target_bars, self.output_bars):
+        for item in (self.surface, self.fit_curve, self.neuron_curve, self.target_bars, self.output_bars):
             item.setVisible(False)
         self.train_points.setData([])
         self.test_points.setData([])
@@ -308,7 +323,12 @@ class PlotsPanel(QTabWidget):
     def _draw_output(self, frame: Frame, ds: Dataset) -> None:
         out = frame.grid_output
         hovered = self.neuron_map(frame) if self.hovered[0] >= 0 else None
-        if hovered is not None:
+        if ds.n_features == 1 and ds.task == "regression":
+            if hovered is not None:
+                self.neuron_curve.setData(self.view.grid[:, 0], hovered[0])
+            self.neuron_curve.setVisible(hovered is not None)
+            self._title_surface(hovered[2] if hovered is not None else None)
+        if hovered is not None and ds.n_features == 2:
             values, limit, title = hovered
             self.surface.setImage(colors.diverging_rgb(values, limit), autoLevels=False, levels=(0, 255))
             x0, x1, y0, y1 = self.view.bounds
