@@ -1,13 +1,15 @@
 """Where nnbench's files live: the one module that knows (presets, icons, benchmarks).
 
 Resources sit in the top-level ``resources/`` folder of the source tree, beside the package, so
-they are found from a checkout and from an editable install (``pip install -e .``). No Qt here:
+they are found from a checkout and from an editable install (``pip install -e .``); a regular
+install (``pip install .``) copies the presets to ``<prefix>/share/nnbench``. No Qt here:
 ``icon(name)`` returns a path for the UI to load.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from nnbench.errors import SpecError
@@ -22,7 +24,13 @@ def repo_dir() -> Path:
 
 
 def resources_dir() -> Path:
-    return repo_dir() / "resources"
+    """``resources/`` of the source tree (a checkout, an editable install), else the copy a
+    regular install puts in ``<prefix>/share/nnbench``."""
+    here = repo_dir() / "resources"
+    if here.is_dir():
+        return here
+    installed = Path(sys.prefix) / "share" / "nnbench"
+    return installed if installed.is_dir() else here
 
 
 def presets_dir() -> Path:
