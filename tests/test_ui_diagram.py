@@ -530,3 +530,17 @@ def test_one_dimensional_data_shows_each_neurons_curve(qtbot, bench):
     assert title() == f"Fitted curve; orange: Hidden layer 1, neuron 3 ({s.spec.hidden[0].activation})"
     hover(view, None)
     assert not plots.neuron_curve.isVisible() and title() == "Fitted curve"
+
+
+def test_undoing_a_structural_edit_keeps_a_loss_chosen_since(qtbot, bench):
+    window, view, history = bench
+    s = window.session
+    click(qtbot, view, view.buttons["neurons+0"], s.spec_changed)
+    settled(qtbot, window)
+    with qtbot.waitSignal(s.config_changed, timeout=10_000):
+        window.loss_box.setCurrentIndex(window.loss_box.findData("mse"))
+    settled(qtbot, window)
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.undo()
+    agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
+    assert s.config.loss == "mse" == s.worker.trainer.config.loss

@@ -233,11 +233,12 @@ class Session(QObject):
         loss = {"sigmoid": "bce", "softmax": "cross_entropy"}.get(activation, "mse")
         self._restructure(output=LayerSpec(out.units, activation, out.bias), loss=loss)
 
-    def restore_structure(self, spec: NetworkSpec, loss: str, memory: Network | None,
+    def restore_structure(self, spec: NetworkSpec, loss: str | None, memory: Network | None,
                           on_left: Callable[[Network], None] | None = None) -> None:
         """Go back (or forward) to ``spec`` for undo/redo: weights come from the network in use
         where they fit, else from ``memory`` (the network as that structure left it), else
-        fresh. Not recorded as a new edit; ``on_left`` gets the network this leaves."""
+        fresh; ``loss`` None keeps the loss in use. Not recorded as a new edit; ``on_left`` gets
+        the network this leaves."""
         self._restructure(hidden=spec.hidden, features=spec.features, output=spec.output, loss=loss,
                           memory=memory, record=False, on_left=on_left)
 

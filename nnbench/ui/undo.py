@@ -69,12 +69,16 @@ class StructureHistory(QObject):
                 s.set_bias(edit.layer, edit.j, value, record=False)
             else:
                 s.set_weight(edit.layer, edit.i, edit.j, value, record=False)
-        elif forward:
-            s.restore_structure(edit.after, edit.after_loss, edit.left_after,
-                                on_left=lambda net: _remember(edit, "left_before", net))
         else:
-            s.restore_structure(edit.before, edit.before_loss, edit.left_before,
-                                on_left=lambda net: _remember(edit, "left_after", net))
+            # The loss goes back only if this edit changed it (an output override): a loss picked
+            # in the toolbar since is not this edit's to undo.
+            changed = edit.before_loss != edit.after_loss
+            if forward:
+                s.restore_structure(edit.after, edit.after_loss if changed else None, edit.left_after,
+                                    on_left=lambda net: _remember(edit, "left_before", net))
+            else:
+                s.restore_structure(edit.before, edit.before_loss if changed else None, edit.left_before,
+                                    on_left=lambda net: _remember(edit, "left_after", net))
         self.changed.emit()
 
     def actions(self, parent: QObject) -> tuple[QAction, QAction]:
