@@ -366,6 +366,14 @@ def test_features_train_live_and_stay_across_datasets(qtbot, bench):
         s.set_source({"kind": "generator", "name": "circle", "n": 200, "noise": 0.0, "seed": 1})
     settled(qtbot, window)
     assert s.spec.features == ("x1", "x2", "sin(x1)")
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        s.set_source({"kind": "table", "name": "xor3"})  # 3 inputs: no features
+    settled(qtbot, window)
+    assert s.spec.features is None and not view.feature_nodes and s.spec.sizes[0] == 3
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        s.set_source({"kind": "generator", "name": "xor", "n": 100, "seed": 2})
+    settled(qtbot, window)
+    assert s.spec.features == ("x1", "x2", "sin(x1)")  # back on 2-D data, as the user left them
 
 
 def test_undo_brings_back_a_removed_neurons_own_weights(qtbot, bench):

@@ -296,7 +296,9 @@ class Session(QObject):
         self._call(job, done, failed)
 
     def _requested_from(self, spec: NetworkSpec) -> None:
-        self.hidden, self.features, self.output = spec.hidden, spec.features, spec.output
+        self.hidden, self.output = spec.hidden, spec.output
+        if spec.n_inputs == 2:  # other data has no features: the 2-D choice waits for 2-D data
+            self.features = spec.features
 
     def set_config(self, **changes: Any) -> None:
         """Change training settings; a learning-rate change applies from the next batch."""
