@@ -539,6 +539,16 @@ def test_one_dimensional_data_shows_each_neurons_curve(qtbot, bench):
     hover(view, None)
     assert not plots.neuron_curve.isVisible() and title() == "Fitted curve"
 
+    # A sigmoid neuron's curve is its own 0..1 values (not the heatmaps' 2s - 1).
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        s.set_hidden((LayerSpec(8, "sigmoid"),))
+    s.step()
+    qtbot.waitUntil(lambda: plots._last_frame is not None and plots._last_frame.grid_hidden is not None
+                    and plots._last_frame.grid_hidden[0].min() > 0
+                    and len(view._outputs) == 2, timeout=10_000)
+    hover(view, view.neuron(1, 2))
+    np.testing.assert_array_equal(plots.neuron_curve.getData()[1], plots._last_frame.grid_hidden[0][:, 2])
+
 
 def test_undoing_a_structural_edit_keeps_a_loss_chosen_since(qtbot, bench):
     window, view, history = bench
@@ -552,3 +562,59 @@ def test_undoing_a_structural_edit_keeps_a_loss_chosen_since(qtbot, bench):
         history.undo()
     agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
     assert s.config.loss == "mse" == s.worker.trainer.config.loss
+
+
+def test_an_edit_queued_behind_a_dataset_switch_is_dropped_not_misapplied(qtbot, bench):
+    window, view, history = bench
+    s = window.session
+    settled(qtbot, window)
+    messages: list[str] = []
+    s.message.connect(messages.append)
+    s.set_source({"kind": "generator", "name": "plane", "n": 100, "seed": 0})  # regression: linear + mse
+    s.set_hidden((LayerSpec(3, "relu"),))  # made on the classification net still shown
+    settled(qtbot, window)
+    assert s.dataset.task == "regression"
+    assert s.worker.trainer.net.spec == s.spec and s.spec.output.activation == "linear"
+    assert s.config.loss == "mse" == s.worker.trainer.config.loss
+    assert any("dropped" in m for m in messages)
+    assert window.network_panel.hidden_layers() == s.spec.hidden
+    assert not history.can_undo
+
+
+def test_undo_waits_for_a_weight_edit_still_on_its_way(qtbot, bench):
+    window, view, history = bench
+    s = window.session
+    click(qtbot, view, view.buttons["neurons+0"], s.spec_changed)
+    settled(qtbot, window)
+    s.set_weight(0, 0, 0, 3.0)
+    history.undo()  # the weight edit has not come back yet: this must not undo the neuron
+    settled(qtbot, window)
+    assert s.spec.sizes == (2, 5, 4, 1) and s.worker.trainer.net.layers[0].W[0, 0] == 3.0
+    assert history.undo_text.startswith("weight")
+    history.undo()
+    settled(qtbot, window)
+    assert s.worker.trainer.net.layers[0].W[0, 0] != 3.0 and history.can_redo
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.undo()
+    agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
+
+
+def test_the_undo_history_keeps_its_stored_networks_within_a_budget(qtbot, bench, monkeypatch):
+    from nnbench.ui import undo
+
+    window, view, history = bench
+    s = window.session
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        s.set_hidden((LayerSpec(64, "tanh"), LayerSpec(64, "tanh")))
+    settled(qtbot, window)
+    one = s.worker.trainer.net.flat_params.nbytes
+    monkeypatch.setattr(undo, "MEMORY_BUDGET", int(3.5 * one))
+    for units in range(65, 72):
+        s.set_hidden((LayerSpec(units, "tanh"), LayerSpec(64, "tanh")))
+        settled(qtbot, window)
+    assert history.stored_bytes() <= 3.5 * one + 8 * 8 * 72  # the newest few networks only
+    assert history.stored_bytes() >= 3 * one
+    for _ in range(7):  # every step still undoes; the oldest without their stored networks
+        history.undo()
+        settled(qtbot, window)
+    assert s.spec.hidden == (LayerSpec(64, "tanh"), LayerSpec(64, "tanh"))

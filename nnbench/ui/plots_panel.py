@@ -193,7 +193,9 @@ class PlotsPanel(QTabWidget):
                 return None
             values = outputs[column - 1][:, index]
             act = spec.layers[column - 1].activation
-            if act in ("sigmoid", "softmax"):
+            if view.grid.shape[1] == 1:  # a curve: the neuron's own values, as the diagram draws them
+                limit = 1.0
+            elif act in ("sigmoid", "softmax"):  # a heatmap: 0..1 onto the diverging scale
                 values, limit = 2.0 * values - 1.0, 1.0
             elif act == "tanh":
                 limit = 1.0

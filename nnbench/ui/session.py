@@ -21,6 +21,7 @@ from nnbench.experiment import load_experiment
 from nnbench.ui.worker import EngineWorker, Frame
 
 _KEEP: Any = object()  # "leave this part of the structure as it is"
+_STALE: Any = object()  # an edit that reached the engine after the dataset it was made on
 GRID_RES = 64  # the decision surface is evaluated on GRID_RES x GRID_RES points
 CURVE_RES = 256
 SHOW_ROWS = 64  # tables up to this many rows show every row's output
@@ -46,7 +47,7 @@ class StructureEdit:
     before_loss: str
     after: NetworkSpec
     after_loss: str
-    left_before: Network
+    left_before: Network | None
     left_after: Network | None = None
 
     @property
@@ -143,7 +144,10 @@ class Session(QObject):
         self.hidden: tuple[LayerSpec, ...] = (LayerSpec(4, "tanh"), LayerSpec(4, "tanh"))
         self.features: tuple[str, ...] | None = None
         self.output: LayerSpec | None = None
-        self.edits_pending = 0  # structural edits submitted and not yet answered
+        self.edits_pending = 0  # edits (structure, weights) submitted and not yet answered
+        # Which switch or load the views show; edits made on it are dropped if they reach the
+        # engine after a newer one (they were made on another network).
+        self._generation = 0
         self.init = "xavier"
         self.net_seed = 0
         self.running = False
@@ -204,7 +208,7 @@ class Session(QObject):
             cfg = config.replace(loss=loss, batch_size=_batch_for(ds, config.batch_size))
             net = Network(spec, np.random.default_rng(seed))
             _install(w, ds, Trainer(net, cfg, *_arrays(ds), x_scale=ds.x_scale, classification=ds.task == "classification"))
-            return ds, spec, cfg
+            return ds, spec, cfg, _next_generation(w)
 
         self._call(job, self._adopt_result)
 
@@ -256,10 +260,12 @@ class Session(QObject):
             self.error.emit(str(e))
             self.spec_changed.emit(self.spec)
             return
-        seed = self.net_seed
+        seed, generation = self.net_seed, self._generation
         self.hidden, self.features, self.output, self.config = spec.hidden, spec.features, spec.output, config
 
         def job(w: EngineWorker):
+            if w.generation != generation:
+                return _STALE  # a dataset switch or a load got there first
             old = w.trainer
             before, before_loss = old.net.spec, old.config.loss
             if spec == before and config.loss == before_loss:
@@ -274,7 +280,9 @@ class Session(QObject):
 
         def done(edit: StructureEdit | None) -> None:
             self.edits_pending -= 1
-            if edit is None:
+            if edit is _STALE:
+                self.message.emit("The network edit was dropped: another dataset or file was opened first")
+            if edit is None or edit is _STALE:
                 self.spec_changed.emit(self.spec)
                 return
             self.spec = edit.after
@@ -313,17 +321,26 @@ class Session(QObject):
         only_lr = set(changes) <= {"lr", "epochs", "regularization", "reg_rate"}
 
         def job(w: EngineWorker):
-            w.epoch_limit = config.epochs
+            # The changes on top of the engine's own settings: a snapshot taken here on the GUI
+            # side could be older than a dataset switch still on its way (its loss, its batch).
             if w.trainer is None:
+                w.epoch_limit = config.epochs
                 return config
+            cfg = w.trainer.config.replace(**changes)
+            w.epoch_limit = cfg.epochs
             if only_lr:
-                w.trainer.lr = config.lr
-                w.trainer.config = config
+                if cfg.lr != w.trainer.lr:
+                    w.trainer.lr = cfg.lr
+                w.trainer.config = cfg
             else:
-                _install(w, w.dataset, _continue(w.trainer, w.trainer.net, config, w.dataset))
-            return config
+                _install(w, w.dataset, _continue(w.trainer, w.trainer.net, cfg, w.dataset))
+            return cfg
 
-        self._call(job, lambda c: self.config_changed.emit(c))
+        def done(cfg: TrainConfig) -> None:
+            self.config = cfg
+            self.config_changed.emit(cfg)
+
+        self._call(job, done)
 
     def reset(self) -> None:
         """Fresh weights (a new seed each time) and an empty history; the settings stay."""
@@ -399,7 +416,7 @@ class Session(QObject):
                                   classification=ds.task == "classification")
                 saved.restore(trainer)
             _install(w, ds, trainer)
-            return ds, net.spec, trainer.config
+            return ds, net.spec, trainer.config, _next_generation(w)
 
         def done(result) -> None:
             self._adopt_result(result)
@@ -422,7 +439,7 @@ class Session(QObject):
 
     # --- answers from the engine ----------------------------------------------------------
     def _adopt_result(self, result) -> None:
-        ds, spec, cfg = result
+        ds, spec, cfg, self._generation = result
         self.dataset, self.spec, self.config = ds, spec, cfg
         self._requested_from(spec)
         self.view = view_for(ds)
@@ -478,8 +495,11 @@ class Session(QObject):
 
     def _set_param(self, edit: ParamEdit, on_done, record: bool) -> None:
         layer, i, j, value = edit.layer, edit.i, edit.j, edit.after
+        generation = self._generation
 
         def job(w: EngineWorker):
+            if w.generation != generation:
+                raise IncompatibleError("the weight was not set: another dataset or file was opened first")
             if i < 0:
                 p = _param(w, layer, "b")
                 if not 0 <= j < p.shape[0]:
@@ -495,12 +515,18 @@ class Session(QObject):
             return replace(edit, before=before, after=float(p[at]))
 
         def done(result: ParamEdit) -> None:
+            self.edits_pending -= 1
             if record:
                 self.edited.emit(result)
             if on_done is not None:
                 on_done(result.after)
 
-        self._call(job, done)
+        def failed(text: str) -> None:
+            self.edits_pending -= 1
+            self.error.emit(text)
+
+        self.edits_pending += 1  # the undo history waits for this edit's record
+        self._call(job, done, failed)
 
 # --- helpers that run on the engine thread -------------------------------------------------
 def _dtype(ds: Dataset) -> str:
@@ -516,6 +542,11 @@ def _batch_for(ds: Dataset, wanted: int) -> int:
 def _arrays(ds: Dataset):
     x_test, y_test = test_split(ds)
     return ds.x_train, ds.y_train, x_test, y_test
+
+
+def _next_generation(w: EngineWorker) -> int:
+    w.generation += 1
+    return w.generation
 
 
 def _install(w: EngineWorker, ds: Dataset, trainer: Trainer) -> None:

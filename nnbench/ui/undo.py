@@ -16,6 +16,10 @@ from nnbench.engine import Network
 from nnbench.ui.session import ParamEdit, Session, StructureEdit
 
 Edit = StructureEdit | ParamEdit
+MAX_EDITS = 500  # undo steps kept
+# Bytes of stored networks (what undo restores removed neurons from) kept; older edits beyond it
+# still undo, but removed neurons come back freshly initialised. A 16x512 net is ~33 MB.
+MEMORY_BUDGET = 256 << 20
 
 
 class StructureHistory(QObject):
@@ -111,7 +115,29 @@ class StructureHistory(QObject):
     def _on_edited(self, edit: Edit) -> None:
         self._undo.append(edit)
         self._redo.clear()
+        self._trim()
         self.changed.emit()
+
+    def _trim(self) -> None:
+        """At most MAX_EDITS steps, and stored networks within MEMORY_BUDGET, newest first."""
+        del self._undo[:-MAX_EDITS]
+        used = 0
+        for edit in reversed(self._undo):
+            if not isinstance(edit, StructureEdit):
+                continue
+            for name in ("left_before", "left_after"):
+                net = getattr(edit, name)
+                if net is None:
+                    continue
+                used += net.flat_params.nbytes
+                if used > MEMORY_BUDGET:
+                    setattr(edit, name, None)
+
+    def stored_bytes(self) -> int:
+        """Bytes of networks the history holds (tests and the memory budget)."""
+        return sum(net.flat_params.nbytes for edit in (*self._undo, *self._redo)
+                   if isinstance(edit, StructureEdit)
+                   for net in (edit.left_before, edit.left_after) if net is not None)
 
 
 def _remember(edit: StructureEdit, name: str, net: Network) -> None:

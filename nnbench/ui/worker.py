@@ -97,6 +97,7 @@ class EngineWorker(QObject):
         self.data_rows: np.ndarray | None = None  # rows whose outputs the views show
         self.epoch_limit = 0  # pause when this epoch is reached; 0 = no limit
         self.want_hidden = False  # views want every layer's output on the grid
+        self.generation = 0  # counts dataset switches and file loads (see Session._generation)
 
     # --- called from the GUI thread -------------------------------------------------------
     def submit(self, job: Callable[[EngineWorker], Any]) -> int:
