@@ -102,7 +102,8 @@ def _join_input_values(argv: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(argv):
-        if argv[i] == "--input" and i + 1 < len(argv) and argv[i + 1][:1] == "-" and argv[i + 1][1:2] in "0123456789.":
+        if argv[i] == "--input" and i + 1 < len(argv) and len(argv[i + 1]) > 1 and argv[i + 1][0] == "-" \
+                and argv[i + 1][1] in "0123456789.":
             out.append(f"--input={argv[i + 1]}")
             i += 2
         else:

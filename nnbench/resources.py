@@ -27,10 +27,15 @@ def resources_dir() -> Path:
     """``resources/`` of the source tree (a checkout, an editable install), else the copy a
     regular install puts in ``<prefix>/share/nnbench``."""
     here = repo_dir() / "resources"
-    if here.is_dir():
+    if (here / "presets").is_dir():
         return here
-    installed = Path(sys.prefix) / "share" / "nnbench"
-    return installed if installed.is_dir() else here
+    import site
+
+    for prefix in (sys.prefix, site.getuserbase()):  # pip install . / pip install --user .
+        installed = Path(prefix) / "share" / "nnbench"
+        if (installed / "presets").is_dir():
+            return installed
+    return here
 
 
 def presets_dir() -> Path:

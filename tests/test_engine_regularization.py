@@ -74,3 +74,4 @@ def test_bad_settings_are_refused():
     cfg = TrainConfig(regularization="l1", reg_rate=0.001)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     assert TrainConfig.from_dict({"loss": "mse"}).regularization == "none"  # older files
+    assert "regularization" not in TrainConfig().to_dict()  # and files without a penalty stay as they were

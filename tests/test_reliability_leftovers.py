@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 import pickle
 import signal
 import subprocess
@@ -48,7 +49,9 @@ def refused_fast(path, match: str) -> FileFormatError:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert elapsed < 0.5 and peak < 32 << 20, (elapsed, peak)
+    # The memory bound is the real check; the time bound only catches reading a huge payload
+    # (generous, so a busy machine does not fail it).
+    assert elapsed < 5.0 and peak < 32 << 20, (elapsed, peak)
     message = str(info.value)
     assert path.name in message and "\n" not in message
     return info.value
@@ -202,6 +205,9 @@ def temps(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
 
 
+H = files._HOST  # this machine, as temporary file names give it
+
+
 def dead_pid() -> int:
     """The pid of a process that has exited and been reaped."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -228,8 +234,10 @@ def test_the_temporary_file_of_a_killed_save_is_removed_by_the_next_save(tmp_pat
     path = tmp_path / "net.npz"
     first = net(1)
     files.save(path, first)
+    root = str(Path(__file__).resolve().parents[1])  # this checkout's nnbench, wherever pytest runs
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     child = subprocess.Popen([sys.executable, "-c", STALLED_SAVE, str(path)], stdout=subprocess.PIPE,
-                             text=True)
+                             text=True, env=env)
     try:
         assert child.stdout.readline().strip() == "written"
         child.send_signal(signal.SIGKILL)
@@ -240,7 +248,7 @@ def test_the_temporary_file_of_a_killed_save_is_removed_by_the_next_save(tmp_pat
             child.wait()
     assert child.returncode == -signal.SIGKILL
     leftover = temps(tmp_path)
-    assert len(leftover) == 1 and leftover[0].startswith(f".net.npz.{child.pid}-")
+    assert len(leftover) == 1 and leftover[0].startswith(f".net.npz.{H}-{child.pid}-")
     assert same_weights(path, first)  # the killed save cost nothing
     second = net(2)
     files.save(path, second)
@@ -250,27 +258,30 @@ def test_the_temporary_file_of_a_killed_save_is_removed_by_the_next_save(tmp_pat
 
 def test_only_stale_temporary_files_of_the_same_target_are_removed(tmp_path):
     dead, old = dead_pid(), time.time() - 2 * files.STALE_AFTER
-    stale = [f".net.npz.{dead}-abc123_x.part",      # a process that died mid-save
-             f".net.npz.{os.getpid()}-zz9.part",     # ours, not being written: a reused pid
+    stale = [f".net.npz.{H}-{dead}-abc123_x.part",      # a process that died mid-save
+             f".net.npz.0badc0df-{dead}-old_x.part",    # another machine's, over STALE_AFTER old
+             f".net.npz.{H}-{os.getpid()}-zz9.part",     # ours, not being written: a reused pid
              ".net.npz.k2j_9x0a.part"]               # an older nnbench's, over STALE_AFTER old
     kept = [".net.npz.q1w2e3r4.part",                # an older nnbench's, recent: maybe live
-            f".other.npz.{dead}-abc123_x.part",      # another target's
-            f".net.npz.x.{dead}-abc123_x.part",      # the target "net.npz.x"'s
-            f".net.npz.{dead}-abc.part.keep",        # not a temporary file name
+            f".other.npz.{H}-{dead}-abc123_x.part",      # another target's
+            f".net.npz.x.{H}-{dead}-abc123_x.part",      # the target "net.npz.x"'s
+            f".net.npz.{H}-{dead}-abc.part.keep",        # not a temporary file name
+            f".net.npz.0badc0de-{dead}-abc123_x.part",   # another machine's (a shared folder), recent
             "notes.txt"]
     for name in stale + kept:
         (tmp_path / name).write_bytes(b"half a save")
-    os.utime(tmp_path / stale[2], (old, old))
-    (tmp_path / f".net.npz.{dead}-dir.part").mkdir()  # a folder of that name is not ours
+    os.utime(tmp_path / stale[1], (old, old))
+    os.utime(tmp_path / stale[3], (old, old))
+    (tmp_path / f".net.npz.{H}-{dead}-dir.part").mkdir()  # a folder of that name is not ours
     files.save(tmp_path / "net.npz", net(1))
-    assert sorted(os.listdir(tmp_path)) == sorted([*kept, "net.npz", f".net.npz.{dead}-dir.part"])
+    assert sorted(os.listdir(tmp_path)) == sorted([*kept, "net.npz", f".net.npz.{H}-{dead}-dir.part"])
     assert same_weights(tmp_path / "net.npz", net(1))
 
 
 def test_a_live_process_temporary_file_is_kept_until_it_is_old(tmp_path):
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        temp = tmp_path / f".net.npz.{live.pid}-abc.part"
+        temp = tmp_path / f".net.npz.{H}-{live.pid}-abc.part"
         temp.write_bytes(b"a save in progress")
         files.save(tmp_path / "net.npz", net(1))
         assert temp.exists()  # another process is still writing it
@@ -307,7 +318,7 @@ def test_a_save_in_another_thread_keeps_its_temporary_file(tmp_path, monkeypatch
     try:
         assert started.wait(10)
         (mine,) = temps(tmp_path)
-        assert mine.startswith(f".net.npz.{os.getpid()}-")
+        assert mine.startswith(f".net.npz.{H}-{os.getpid()}-")
         files.save(path, net(2))  # this process, same target, while the other save is writing
         assert (tmp_path / mine).exists()
         assert same_weights(path, net(2))

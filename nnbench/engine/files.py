@@ -20,7 +20,9 @@ import io
 import json
 import math
 import os
+import hashlib
 import re
+import socket
 import stat
 import tempfile
 import threading
@@ -44,6 +46,8 @@ META = "nnbench.json"
 MAX_FILE_BYTES = 2 << 30  # refuse anything larger before reading it
 MAX_MEMBERS = 4096
 _MEMBER = re.compile(r"^[A-Za-z0-9_.]{1,200}\.npy$")
+# The writing machine, in every temporary file's name (with the pid): a short hash of the host name.
+_HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 STALE_AFTER = 3600.0  # seconds: a temporary file untouched this long is no live save's
 _writing: set[tuple[int, int]] = set()  # (device, inode) of this process's unfinished temp files
 _writing_lock = threading.Lock()
@@ -119,7 +123,8 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
     with _writing_lock:  # held until registered, so another thread cannot take ours for stale
         _remove_stale(folder, path.name)
         try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}-", suffix=".part")
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{_HOST}-{os.getpid()}-",
+                                       suffix=".part")
             st = os.fstat(fd)
         except OSError as e:
             raise NnbenchError(f"cannot write in {folder}: {e.strerror or e}") from e
@@ -156,11 +161,12 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
 
 def _remove_stale(folder: Path, name: str) -> None:
     """Delete the temporary files of saves to ``name`` in ``folder`` that no live save is writing:
-    this process's own that it is not writing, another process's once that process has ended
-    (or the file is older than STALE_AFTER: its pid may have been reused), and nameless ones from
-    nnbench versions before the pid was in the name once older than STALE_AFTER. Best effort:
+    this process's own that it is not writing, another process's on this machine once that
+    process has ended (or the file is older than STALE_AFTER: its pid may have been reused), and
+    another machine's, or nameless ones from older nnbench versions, once older than STALE_AFTER. Best effort:
     a file that cannot be listed or removed is left, and the save goes on."""
-    pattern = re.compile(rf"\.{re.escape(name)}\.(?:(\d{{1,10}})-[A-Za-z0-9_]+|[a-z0-9_]{{8}})\.part")
+    pattern = re.compile(
+        rf"\.{re.escape(name)}\.(?:([0-9a-f]{{8}})-(\d{{1,10}})-[A-Za-z0-9_]+|[a-z0-9_]{{8}})\.part")
     now = time.time()
     try:
         with os.scandir(folder) as entries:
@@ -175,7 +181,9 @@ def _remove_stale(folder: Path, name: str) -> None:
                 if not stat.S_ISREG(st.st_mode):
                     continue  # never a link or a folder, whatever its name
                 old = now - st.st_mtime > STALE_AFTER
-                pid = None if match[1] is None else int(match[1])
+                # A pid means something only on the machine that wrote it (a shared folder can
+                # hold another host's live save): elsewhere, and for old names, age decides.
+                pid = int(match[2]) if match[1] == _HOST else None
                 if pid is None:
                     stale = old
                 elif pid == os.getpid():

@@ -75,7 +75,10 @@ class TrainConfig:
             raise SpecError(f"the regularization rate must be a number from 0 to 10, got {rate!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if self.regularization == "none" and self.reg_rate == 0.0:
+            del d["regularization"], d["reg_rate"]  # files without a penalty open in older nnbench too
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> TrainConfig:
