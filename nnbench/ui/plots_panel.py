@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QRectF, Qt, Slot
@@ -20,6 +22,17 @@ TEST_PEN = pg.mkPen((245, 147, 34), width=2, style=Qt.PenStyle.DashLine)
 
 
 MAX_CURVE_POINTS = 1500
+
+
+def nice_ceiling(v: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten that is at least ``v`` (> 0)."""
+    if not v > 0 or not math.isfinite(v):
+        return 1.0
+    k = math.floor(math.log10(v))
+    for m in (1, 2, 5, 10):
+        if m * 10.0**k >= v * (1 - 1e-12):
+            return m * 10.0**k
+    return 10.0 ** (k + 1)
 
 
 def thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +82,8 @@ class PlotsPanel(QTabWidget):
         self.frames_drawn = 0
         self.hovered = (-1, -1)  # the diagram's neuron under the pointer: (column, index)
         self._last_frame: Frame | None = None
+        self._x_hi = None  # the curves' epoch axis and loss axis, as last set
+        self._y_key = None
 
         # Output: decision surface, fitted curve, or per-row bars.
         self.output_plot = _plot("Output", "x1", "x2")
@@ -218,12 +233,16 @@ class PlotsPanel(QTabWidget):
     @Slot(bool)
     def _on_log_toggled(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
+        self._y_key = None
+        if self._last_frame is not None:
+            self._fit_curve_ranges(self._last_frame.snapshot.history["epoch"], self._last_frame.snapshot.history)
 
     @Slot(object)
     def _on_dataset_changed(self, ds: Dataset) -> None:
         self.dataset = ds
         self.view = self.session.view
         self._last_frame = None
+        self._x_hi = self._y_key = None
         self.hovered = (-1, -1)
         if ds.image_shape is not None:
             self.setCurrentWidget(self.mnist_view)
@@ -313,14 +332,34 @@ class PlotsPanel(QTabWidget):
             if np.isfinite(h["test_loss"][-1]):
                 text += f"   test loss {h['test_loss'][-1]:.4g}"
         self.status.setText(text)
-        # Settle the axes now: left to the paint, an auto-range change repaints every plot twice.
-        for plot in (self.loss_plot, self.acc_plot):
-            plot.getPlotItem().getViewBox().updateAutoRange()
+        self._fit_curve_ranges(epochs, h)
         self._draw_output(frame, ds)
         if self.currentIndex() == 1:
             self._draw_weights(snap.weights)
         # Paint now, while the engine thread waits (Session holds it), rather than later under
         # GIL contention: the scene's dirty-item pass is a posted event, so flush those first.
+
+    def _fit_curve_ranges(self, epochs: np.ndarray, h) -> None:
+        """Axes that move in steps, not every frame: epochs up to the next 1, 2 or 5 x 10^k, the
+        loss to whole decades (log scale) or the next 1-2-5 (linear). New tick labels at every
+        frame cost the GUI thread most of a frame's drawing and made the axes jitter."""
+        x_hi = nice_ceiling(max(float(epochs[-1]) if len(epochs) else 0.0, 10.0))
+        if x_hi != self._x_hi:
+            self._x_hi = x_hi
+            for plot in (self.loss_plot, self.acc_plot):
+                plot.setXRange(0, x_hi, padding=0.02)
+        values = np.concatenate([h["train_loss"], h["test_loss"]])
+        values = values[np.isfinite(values)]
+        if not values.size:
+            return
+        lo, hi = max(float(values.min()), 1e-12), max(float(values.max()), 1e-12)
+        if self.log_loss.isChecked():
+            key = (math.floor(math.log10(lo)), max(math.ceil(math.log10(hi)), math.floor(math.log10(lo)) + 1))
+        else:
+            key = (0.0, nice_ceiling(hi))
+        if key != self._y_key:
+            self._y_key = key
+            self.loss_plot.setYRange(*key, padding=0.02)
 
     def _draw_output(self, frame: Frame, ds: Dataset) -> None:
         out = frame.grid_output
