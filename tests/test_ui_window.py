@@ -251,3 +251,25 @@ def test_regularization_set_in_the_toolbar_applies_live_and_is_saved(qtbot, tmp_
     saved = files.load(path).config
     assert (saved.regularization, saved.reg_rate) == ("l2", 0.05)
     close_window(window)
+
+
+def test_curve_axes_move_in_steps_and_cover_the_data(qtbot):
+    from nnbench.ui.plots_panel import nice_ceiling
+
+    assert [nice_ceiling(v) for v in (0.3, 1, 1.01, 2, 3, 7, 10, 11, 4999)] == [0.5, 1, 2, 2, 5, 10, 10, 20, 5000]
+    window = open_window(qtbot)
+    s, plots = window.session, window.plots_panel
+    s.train()
+    qtbot.waitUntil(lambda: s.worker.trainer.epoch > 30 and plots._last_frame is not None
+                    and plots._last_frame.snapshot.epoch > 30, timeout=10_000)
+    s.pause()
+    qtbot.waitUntil(lambda: not s.running, timeout=10_000)
+    h = plots._last_frame.snapshot.history
+    (x0, x1), (y0, y1) = plots.loss_plot.getPlotItem().getViewBox().viewRange()
+    assert x1 >= h["epoch"][-1] and x1 <= 1.05 * nice_ceiling(h["epoch"][-1])  # a step, not the data's edge
+    losses = np.log10(np.concatenate([h["train_loss"], h["test_loss"]]))
+    assert y0 <= losses.min() and y1 >= losses.max()  # log axis: whole decades around the data
+    plots.log_loss.setChecked(False)
+    (_, _), (y0, y1) = plots.loss_plot.getPlotItem().getViewBox().viewRange()
+    assert y0 <= 0 and y1 >= np.max(np.concatenate([h["train_loss"], h["test_loss"]]))
+    close_window(window)
