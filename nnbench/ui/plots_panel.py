@@ -25,11 +25,12 @@ MAX_CURVE_POINTS = 1500
 
 
 def nice_ceiling(v: float) -> float:
-    """The smallest 1, 2 or 5 times a power of ten that is at least ``v`` (> 0)."""
+    """The smallest of 1, 1.5, 2, 3, 4, 5, 6 or 8 times a power of ten that is at least ``v``
+    (> 0): axis ends that are round numbers and leave at most a third of the plot empty."""
     if not v > 0 or not math.isfinite(v):
         return 1.0
     k = math.floor(math.log10(v))
-    for m in (1, 2, 5, 10):
+    for m in (1, 1.5, 2, 3, 4, 5, 6, 8, 10):
         if m * 10.0**k >= v * (1 - 1e-12):
             return m * 10.0**k
     return 10.0 ** (k + 1)
@@ -340,8 +341,8 @@ class PlotsPanel(QTabWidget):
         # GIL contention: the scene's dirty-item pass is a posted event, so flush those first.
 
     def _fit_curve_ranges(self, epochs: np.ndarray, h) -> None:
-        """Axes that move in steps, not every frame: epochs up to the next 1, 2 or 5 x 10^k, the
-        loss to whole decades (log scale) or the next 1-2-5 (linear). New tick labels at every
+        """Axes that move in steps, not every frame: epochs up to the next round number (see
+        nice_ceiling), the loss to whole decades (log scale) or the next round number (linear). New tick labels at every
         frame cost the GUI thread most of a frame's drawing and made the axes jitter."""
         x_hi = nice_ceiling(max(float(epochs[-1]) if len(epochs) else 0.0, 10.0))
         if x_hi != self._x_hi:
