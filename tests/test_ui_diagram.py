@@ -618,3 +618,28 @@ def test_the_undo_history_keeps_its_stored_networks_within_a_budget(qtbot, bench
         history.undo()
         settled(qtbot, window)
     assert s.spec.hidden == (LayerSpec(64, "tanh"), LayerSpec(64, "tanh"))
+
+
+def test_an_undo_that_cannot_be_applied_stays_on_the_stack(qtbot, bench, monkeypatch, errors):
+    from nnbench.ui import session as session_module
+
+    window, view, history = bench
+    s = window.session
+    click(qtbot, view, view.buttons["neurons+0"], s.spec_changed)
+    settled(qtbot, window)
+    # The engine refuses the next structural change (as a failing job would).
+    real = session_module._continue
+
+    def refuse(*args, **kwargs):
+        raise session_module.IncompatibleError("refused for the test")
+
+    monkeypatch.setattr(session_module, "_continue", refuse)
+    history.undo()
+    settled(qtbot, window)
+    assert errors and "refused for the test" in errors[-1]
+    assert history.can_undo and not history.can_redo  # the edit is still there to undo
+    assert s.spec.sizes == (2, 5, 4, 1) == s.worker.trainer.net.spec.sizes
+    monkeypatch.setattr(session_module, "_continue", real)
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        history.undo()
+    agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])

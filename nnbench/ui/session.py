@@ -238,16 +238,17 @@ class Session(QObject):
         self._restructure(output=LayerSpec(out.units, activation, out.bias), loss=loss)
 
     def restore_structure(self, spec: NetworkSpec, loss: str | None, memory: Network | None,
-                          on_left: Callable[[Network], None] | None = None) -> None:
+                          on_left: Callable[[Network], None] | None = None,
+                          on_failed: Callable[[], None] | None = None) -> None:
         """Go back (or forward) to ``spec`` for undo/redo: weights come from the network in use
         where they fit, else from ``memory`` (the network as that structure left it), else
         fresh; ``loss`` None keeps the loss in use. Not recorded as a new edit; ``on_left`` gets
-        the network this leaves."""
+        the network this leaves; ``on_failed`` runs if nothing could be changed."""
         self._restructure(hidden=spec.hidden, features=spec.features, output=spec.output, loss=loss,
-                          memory=memory, record=False, on_left=on_left)
+                          memory=memory, record=False, on_left=on_left, on_failed=on_failed)
 
     def _restructure(self, *, hidden=_KEEP, features=_KEEP, output=_KEEP, loss=None, memory=None,
-                     record=True, on_left=None) -> None:
+                     record=True, on_left=None, on_failed=None) -> None:
         base = self.spec
         hidden = self.hidden if hidden is _KEEP else hidden
         features = self.features if features is _KEEP else features
@@ -259,6 +260,8 @@ class Session(QObject):
         except SpecError as e:  # say why and put the views back to the network in use
             self.error.emit(str(e))
             self.spec_changed.emit(self.spec)
+            if on_failed is not None:
+                on_failed()
             return
         seed, generation = self.net_seed, self._generation
         self.hidden, self.features, self.output, self.config = spec.hidden, spec.features, spec.output, config
@@ -282,6 +285,8 @@ class Session(QObject):
             self.edits_pending -= 1
             if edit is _STALE:
                 self.message.emit("The network edit was dropped: another dataset or file was opened first")
+                if on_failed is not None:
+                    on_failed()
             if edit is None or edit is _STALE:
                 self.spec_changed.emit(self.spec)
                 return
@@ -299,6 +304,8 @@ class Session(QObject):
             self.error.emit(text)
             self._requested_from(self.spec)
             self.spec_changed.emit(self.spec)
+            if on_failed is not None:
+                on_failed()
 
         self.edits_pending += 1
         self._call(job, done, failed)
@@ -484,16 +491,18 @@ class Session(QObject):
 
     # --- single parameters (the network diagram edits these) ------------------------------
     def set_weight(self, layer: int, i: int, j: int, value: float,
-                   on_done: Callable[[float], None] | None = None, record: bool = True) -> None:
+                   on_done: Callable[[float], None] | None = None, record: bool = True,
+                   on_failed: Callable[[], None] | None = None) -> None:
         """Set the weight from input ``i`` to neuron ``j`` of ``layer`` (between two steps)."""
-        self._set_param(ParamEdit(layer, i, j, 0.0, float(value)), on_done, record)
+        self._set_param(ParamEdit(layer, i, j, 0.0, float(value)), on_done, record, on_failed)
 
     def set_bias(self, layer: int, j: int, value: float,
-                 on_done: Callable[[float], None] | None = None, record: bool = True) -> None:
+                 on_done: Callable[[float], None] | None = None, record: bool = True,
+                 on_failed: Callable[[], None] | None = None) -> None:
         """Set the bias of neuron ``j`` of ``layer`` (between two steps)."""
-        self._set_param(ParamEdit(layer, -1, j, 0.0, float(value)), on_done, record)
+        self._set_param(ParamEdit(layer, -1, j, 0.0, float(value)), on_done, record, on_failed)
 
-    def _set_param(self, edit: ParamEdit, on_done, record: bool) -> None:
+    def _set_param(self, edit: ParamEdit, on_done, record: bool, on_failed=None) -> None:
         layer, i, j, value = edit.layer, edit.i, edit.j, edit.after
         generation = self._generation
 
@@ -524,6 +533,8 @@ class Session(QObject):
         def failed(text: str) -> None:
             self.edits_pending -= 1
             self.error.emit(text)
+            if on_failed is not None:
+                on_failed()
 
         self.edits_pending += 1  # the undo history waits for this edit's record
         self._call(job, done, failed)

@@ -67,22 +67,30 @@ class StructureHistory(QObject):
 
     def _apply(self, edit: Edit, forward: bool) -> None:
         s = self.session
+
+        def back() -> None:  # it could not be applied: the edit returns to the stack it came from
+            done, todo = (self._undo, self._redo) if forward else (self._redo, self._undo)
+            if done and done[-1] is edit:
+                done.pop()
+                todo.append(edit)
+                self.changed.emit()
+
         if isinstance(edit, ParamEdit):
             value = edit.after if forward else edit.before
             if edit.i < 0:
-                s.set_bias(edit.layer, edit.j, value, record=False)
+                s.set_bias(edit.layer, edit.j, value, record=False, on_failed=back)
             else:
-                s.set_weight(edit.layer, edit.i, edit.j, value, record=False)
+                s.set_weight(edit.layer, edit.i, edit.j, value, record=False, on_failed=back)
         else:
             # The loss goes back only if this edit changed it (an output override): a loss picked
             # in the toolbar since is not this edit's to undo.
             changed = edit.before_loss != edit.after_loss
             if forward:
                 s.restore_structure(edit.after, edit.after_loss if changed else None, edit.left_after,
-                                    on_left=lambda net: _remember(edit, "left_before", net))
+                                    on_left=lambda net: _remember(edit, "left_before", net), on_failed=back)
             else:
                 s.restore_structure(edit.before, edit.before_loss if changed else None, edit.left_before,
-                                    on_left=lambda net: _remember(edit, "left_after", net))
+                                    on_left=lambda net: _remember(edit, "left_after", net), on_failed=back)
         self.changed.emit()
 
     def actions(self, parent: QObject) -> tuple[QAction, QAction]:
