@@ -3,6 +3,8 @@
 * ``screenshot-xor.png``: the default experiment (2-D XOR, 2-4-4-1 tanh) mid-training;
 * ``screenshot-perceptron.png``: the perceptron preset after its 10,000 steps;
 * ``screenshot-curve.png``: the regression-curve preset, a hidden neuron's curve hovered;
+* ``screenshot-mnist.png`` (with ``NNBENCH_MNIST_DIR`` set to a folder of MNIST files): a
+  784-64-10 net after 3 epochs, a first-layer neuron hovered so its weights show large;
 * ``screenshot-diagram.png``: a 3-hidden-layer net training on the spiral with four input
   features on, a hidden neuron hovered so the plots panel shows it large.
 
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -106,6 +109,27 @@ def curve(app: QApplication, out: str) -> None:
     close(app, window)
 
 
+def mnist(app: QApplication, out: str, folder: str) -> None:
+    from nnbench.data import load_mnist_dir
+
+    window = open_window(app)
+    s = window.session
+    s.set_dataset(load_mnist_dir(folder))
+    wait(app, lambda: s.dataset is not None and s.dataset.image_shape is not None and not s.busy)
+    s.set_hidden((LayerSpec(64, "relu"),))
+    s.set_config(optimizer="adam", lr=0.001, batch_size=64)
+    wait(app, lambda: not s.busy)
+    for _ in range(3):
+        s.step()
+    wait(app, lambda: s.worker.trainer.epoch >= 3 and not s.running, 120)
+    hover(window, 1, 4)
+    settle = time.monotonic() + 1.0
+    wait(app, lambda: time.monotonic() > settle)
+    window.grab().save(out)
+    print(f"{out}: epoch {s.worker.trainer.epoch}, test acc {s.worker.trainer.history.last('test_acc'):.3f}")
+    close(app, window)
+
+
 def spiral(app: QApplication, out: str, train_seconds: float = 2.0) -> None:
     window = open_window(app)
     s = window.session
@@ -140,6 +164,8 @@ def main(folder: str) -> None:
     perceptron(app, str(Path(folder) / "screenshot-perceptron.png"))
     curve(app, str(Path(folder) / "screenshot-curve.png"))
     spiral(app, str(Path(folder) / "screenshot-diagram.png"))
+    if os.environ.get("NNBENCH_MNIST_DIR"):  # real MNIST files are not in the repository
+        mnist(app, str(Path(folder) / "screenshot-mnist.png"), os.environ["NNBENCH_MNIST_DIR"])
 
 
 if __name__ == "__main__":

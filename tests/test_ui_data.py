@@ -20,6 +20,7 @@ from nnbench.ui import dialogs
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.dataset_panel import DatasetPanel, MnistDialog
 from nnbench.ui.draw_pad import DrawPad
+from nnbench.ui import colors
 from nnbench.ui.mnist_view import MnistView, confusion_matrix, mosaic
 from nnbench.ui.predict_box import PredictBox
 from nnbench.ui.session import Session
@@ -301,6 +302,16 @@ def test_mnist_view_fills_after_a_step(qtbot, session, mnist_dir):
     wrong = 30 - int(np.trace(view.confusion))
     shown = [t for t in view.gallery_labels if t.textItem.toPlainText()]
     assert len(shown) == min(wrong, len(view.gallery_labels))
+
+    # The diagram's hovered first-layer neuron: its 784 weights as one 28x28 image.
+    mosaic_shape = view.weights_image.image.shape
+    view.show_neuron(1, 3)
+    w = view._weights[:, 3].reshape(28, 28)
+    np.testing.assert_array_equal(view.weights_image.image,
+                                  colors.diverging_rgb(w / np.abs(w).max(), 1.0))
+    assert "neuron 4" in view.weights_plot.titleLabel.text
+    view.show_neuron(2, 0)  # not the first layer: the mosaic again
+    assert view.weights_image.image.shape == mosaic_shape and "of" in view.weights_plot.titleLabel.text
 
 
 def test_mnist_view_waits_for_an_image_dataset(qtbot, session):

@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self.network_view = NetworkView(self.session)
         self.history = StructureHistory(self.session, self)
         self.network_view.neuron_hovered.connect(self.plots_panel.show_neuron)
+        self.network_view.neuron_hovered.connect(self.plots_panel.mnist_view.show_neuron)
 
         data_box = QGroupBox("Dataset")
         QVBoxLayout(data_box).addWidget(self.dataset_panel)
@@ -67,11 +68,13 @@ class MainWindow(QMainWindow):
         side_layout.addWidget(ask_box)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(side)
-        centre = QSplitter(Qt.Orientation.Vertical)
+        self.centre = centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(self.network_view)
         centre.addWidget(self.plots_panel)
         centre.setSizes([300, 480])
         split.addWidget(centre)
+        self._image_layout = False  # the diagram made small for image data (see _fit_centre)
+        self.session.dataset_changed.connect(self._fit_centre)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setSizes([320, 900])
@@ -200,6 +203,18 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
 
     # --- slots ------------------------------------------------------------------------------
+    @Slot(object)
+    def _fit_centre(self, ds) -> None:
+        """Image data needs the room for the Digits tab (its diagram is one input block and a
+        layer or two); other data gets the diagram's share back, once."""
+        images = ds is not None and ds.image_shape is not None
+        if images == self._image_layout:
+            return
+        self._image_layout = images
+        total = sum(self.centre.sizes()) or 780
+        diagram = 110 if images else int(total * 0.38)
+        self.centre.setSizes([diagram, max(total - diagram, 200)])
+
     @Slot()
     def _on_train_toggled(self) -> None:
         if self.session.running:

@@ -92,6 +92,8 @@ class MnistView(QWidget):
         self._frame_step = -1
         self._first_layer_shape: tuple[int, int] | None = None
         self._last_weights = -np.inf
+        self._weights: np.ndarray | None = None  # the last first-layer weights drawn
+        self.hovered = -1  # the first-hidden-layer neuron hovered in the diagram, or -1
 
         self.placeholder = QLabel("Open an image dataset (Dataset ▸ MNIST…) to see digits here.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -199,6 +201,7 @@ class MnistView(QWidget):
             t.setText("")
         self.gallery_image.clear()
         self.weights_image.clear()
+        self._weights, self.hovered = None, -1
 
     @Slot(object)
     def _on_frame(self, frame: Frame) -> None:
@@ -282,8 +285,26 @@ class MnistView(QWidget):
             f"{int((pred != true).sum()):,} wrong (red: predicted)", color="#333", size="9pt"
         )
 
+    @Slot(int, int)
+    def show_neuron(self, column: int, index: int) -> None:
+        """The diagram's hovered neuron: one of the first hidden layer's shows its 784 incoming
+        weights as one large image in place of the mosaic; anything else goes back."""
+        self.hovered = index if column == 1 else -1
+        if self.dataset is not None and self.dataset.image_shape is not None and self._weights is not None:
+            self._first_layer_shape = None  # the title changes
+            self._draw_weights(self._weights, self.dataset.image_shape)
+
     def _draw_weights(self, w: np.ndarray | None, shape: tuple[int, int]) -> None:
         if w is None or w.shape[0] != shape[0] * shape[1]:
+            return
+        self._weights = w
+        if 0 <= self.hovered < w.shape[1]:
+            tile = w[:, self.hovered].reshape(shape)
+            rgb = colors.diverging_rgb(tile / max(float(np.abs(tile).max()), 1e-12), 1.0)
+            self._set_image(self.weights_plot, self.weights_image, rgb, (0, 255))
+            self.weights_plot.setTitle(f"Layer 1, neuron {self.hovered + 1}: its {w.shape[0]} weights (blue +)",
+                                       color="#333", size="9pt")
+            self._first_layer_shape = None
             return
         n = min(w.shape[1], WEIGHT_GRID[0] * WEIGHT_GRID[1])
         cols = min(WEIGHT_GRID[1], n)

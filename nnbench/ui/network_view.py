@@ -124,7 +124,7 @@ class NetworkView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(80)  # the splitter can make room for the Digits tab
         self.spec: NetworkSpec | None = None
         self.weights: dict[str, np.ndarray] = {}
         self.columns: list[list[Neuron]] = []  # per column (inputs, hidden..., output)
