@@ -217,13 +217,13 @@ def dead_pid() -> int:
 
 # A child that saves and is stopped between writing its temporary file and the rename.
 STALLED_SAVE = r"""
-import os, sys, time
+import os, signal, sys
 import numpy as np
 from nnbench.engine import Network, NetworkSpec, files
 
 def stall(fd):
     print("written", flush=True)
-    time.sleep(120)
+    signal.pause()  # until the test's SIGKILL
 
 os.fsync = stall
 files.save(sys.argv[1], Network(NetworkSpec.mlp([2, 3, 1]), np.random.default_rng(9)))
@@ -279,7 +279,8 @@ def test_only_stale_temporary_files_of_the_same_target_are_removed(tmp_path):
 
 
 def test_a_live_process_temporary_file_is_kept_until_it_is_old(tmp_path):
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # A live process: it waits for input that never comes, until the test kills it.
+    live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         temp = tmp_path / f".net.npz.{H}-{live.pid}-abc.part"
         temp.write_bytes(b"a save in progress")
