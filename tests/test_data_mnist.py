@@ -2,14 +2,13 @@
 
 import gzip
 import hashlib
-import http.server
 import json
 import socket
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_server import Server
 
 from nnbench.data import (
     DownloadCancelled,
@@ -162,48 +161,6 @@ def test_real_t10k_files():
 
 
 # ---- downloads against a local server ----------------------------------------------------
-
-
-class Server:
-    """A local HTTP server for MNIST files; ``mode`` changes how it misbehaves."""
-
-    def __init__(self, files):
-        self.files, self.mode, self.requests = files, "ok", []
-        self.release = threading.Event()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                name = self.path.rsplit("/", 1)[-1]
-                server.requests.append(name)
-                if server.mode in ("500", "404") or name not in server.files:
-                    self.send_error(404 if server.mode != "500" else 500)
-                    return
-                data = server.files[name]
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if server.mode == "truncate":
-                    self.wfile.write(data[: len(data) // 2])  # then close: a cut connection
-                elif server.mode == "stall":
-                    self.wfile.flush()
-                    server.release.wait(5)
-                else:
-                    self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
-        self.thread.start()
-
-    def close(self):
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.server
-import threading
 
 import numpy as np
 import pytest
+from mnist_server import Server
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
@@ -172,54 +171,12 @@ def test_mnist_subset_and_bad_folder(qtbot, session, mnist_dir, tmp_path):
     assert len(ready.args[0].x_train) == 200
 
 
-class Server:
-    """Serves the given files on 127.0.0.1; with ``stall``, sends 70 kB then waits for ``release``."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.stall = files, False
-        self.release = threading.Event()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                name = self.path.rsplit("/", 1)[-1]
-                if name not in server.files:
-                    self.send_error(404)
-                    return
-                data = server.files[name]
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if server.stall:
-                    self.wfile.write(data[:70_000])
-                    self.wfile.flush()
-                    server.release.wait(10)
-                    data = data[70_000:]
-                try:
-                    self.wfile.write(data)
-                except OSError:
-                    pass  # the client hung up after cancelling
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
-        self.thread.start()
-
-    def close(self):
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture
 def server():
     (tx, tl), (vx, vl) = digits(200, 1), digits(30, 2)
     arrays = {TRAIN_IMAGES: tx, TRAIN_LABELS: tl, TEST_IMAGES: vx, TEST_LABELS: vl}
-    s = Server({name: gzip.compress(idx_bytes(a), mtime=0) for name, a in arrays.items()})
+    # A stall sends 70 kB first, so the download has reported progress before it waits.
+    s = Server({name: gzip.compress(idx_bytes(a), mtime=0) for name, a in arrays.items()}, stall_after=70_000)
     yield s
     s.close()
 
@@ -252,7 +209,7 @@ def test_download_through_the_gui(qtbot, session, server, tmp_path):
 def test_download_cancel_keeps_nothing_partial(qtbot, session, server, tmp_path):
     use(qtbot, session, XOR)
     before = session.dataset
-    server.stall = True
+    server.mode = "stall"
     dlg = download_dialog(qtbot, session, server, tmp_path)
     with qtbot.waitSignal(dlg.loader.progress, timeout=20_000):
         QTest.mouseClick(dlg.download_button, Qt.MouseButton.LeftButton)
