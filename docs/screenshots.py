@@ -45,6 +45,17 @@ def open_window(app: QApplication) -> MainWindow:
     return window
 
 
+def shoot(app: QApplication, window: MainWindow, out: str, settle: float = 1.0) -> None:
+    """Let the last frame paint, save the window as ``out``, say what it shows, close it."""
+    end = time.monotonic() + settle
+    wait(app, lambda: time.monotonic() > end)
+    window.grab().save(out)
+    trainer = window.session.worker.trainer
+    acc = trainer.history.last("test_acc")
+    print(f"{out}: epoch {trainer.epoch}" + (f", test acc {acc:.3f}" if acc == acc else ""))  # NaN: no test set
+    close(app, window)
+
+
 def close(app: QApplication, window: MainWindow) -> None:
     window.close()
     wait(app, lambda: not window.session.thread.isRunning())
@@ -62,11 +73,7 @@ def xor(app: QApplication, out: str) -> None:
     wait(app, lambda: s.worker.trainer.epoch >= 150)
     s.pause()
     wait(app, lambda: not s.running)
-    settle = time.monotonic() + 1.0
-    wait(app, lambda: time.monotonic() > settle)
-    window.grab().save(out)
-    print(f"{out}: epoch {s.worker.trainer.epoch}, test acc {s.worker.trainer.history.last('test_acc'):.3f}")
-    close(app, window)
+    shoot(app, window, out)
 
 
 def perceptron(app: QApplication, out: str) -> None:
@@ -77,11 +84,7 @@ def perceptron(app: QApplication, out: str) -> None:
     s.train()
     wait(app, lambda: s.running)
     wait(app, lambda: not s.running, 120)  # the preset stops itself at epoch 10,000
-    settle = time.monotonic() + 1.0
-    wait(app, lambda: time.monotonic() > settle)
-    window.grab().save(out)
-    print(f"{out}: epoch {s.worker.trainer.epoch}")
-    close(app, window)
+    shoot(app, window, out)
 
 
 def hover(window: MainWindow, column: int, index: int) -> None:
@@ -102,11 +105,7 @@ def curve(app: QApplication, out: str) -> None:
     wait(app, lambda: s.running)
     wait(app, lambda: not s.running, 120)  # the preset stops itself
     hover(window, 1, 2)
-    settle = time.monotonic() + 1.0
-    wait(app, lambda: time.monotonic() > settle)
-    window.grab().save(out)
-    print(f"{out}: epoch {s.worker.trainer.epoch}")
-    close(app, window)
+    shoot(app, window, out)
 
 
 def mnist(app: QApplication, out: str, folder: str) -> None:
@@ -123,11 +122,7 @@ def mnist(app: QApplication, out: str, folder: str) -> None:
         s.step()
     wait(app, lambda: s.worker.trainer.epoch >= 3 and not s.running, 120)
     hover(window, 1, 4)
-    settle = time.monotonic() + 1.0
-    wait(app, lambda: time.monotonic() > settle)
-    window.grab().save(out)
-    print(f"{out}: epoch {s.worker.trainer.epoch}, test acc {s.worker.trainer.history.last('test_acc'):.3f}")
-    close(app, window)
+    shoot(app, window, out)
 
 
 def spiral(app: QApplication, out: str, train_seconds: float = 2.0) -> None:
@@ -149,11 +144,7 @@ def spiral(app: QApplication, out: str, train_seconds: float = 2.0) -> None:
     hover(window, 2, 3)
     s.step()  # one more frame, drawn with the hovered neuron
     wait(app, lambda: not s.running and not s.busy)
-    done = time.monotonic() + 1.0
-    wait(app, lambda: time.monotonic() > done)
-    window.grab().save(out)
-    print(f"{out}: epoch {s.worker.trainer.epoch}, test acc {s.worker.trainer.history.last('test_acc'):.3f}")
-    close(app, window)
+    shoot(app, window, out)
 
 
 def main(folder: str) -> None:
