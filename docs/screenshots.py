@@ -49,7 +49,9 @@ def shoot(app: QApplication, window: MainWindow, out: str, settle: float = 1.0) 
     """Let the last frame paint, save the window as ``out``, say what it shows, close it."""
     end = time.monotonic() + settle
     wait(app, lambda: time.monotonic() > end)
-    window.grab().save(out)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(out):
+        raise OSError(f"could not write {out}")
     trainer = window.session.worker.trainer
     acc = trainer.history.last("test_acc")
     print(f"{out}: epoch {trainer.epoch}" + (f", test acc {acc:.3f}" if acc == acc else ""))  # NaN: no test set
