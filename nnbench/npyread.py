@@ -19,10 +19,16 @@ from typing import BinaryIO
 
 import numpy as np
 
-from nnbench.errors import FileFormatError
+from nnbench.errors import FileFormatError, quote
 
 MAX_HEADER = 10_000  # bytes of header text; NumPy's own default bound
 CHUNK = 1 << 20
+
+# Only these members can be read in bounded chunks: Python's zipfile inflates a bzip2 or LZMA
+# member whole before any declared size applies (a 1.6 KB member expanded to 2 GiB).
+READABLE_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+METHOD_NAMES = {9: "Deflate64", 12: "bzip2", 14: "LZMA", 93: "Zstandard", 95: "XZ", 98: "PPMd"}
+DEFLATE_RATIO = 1032  # deflate's largest possible expansion: a member declaring more is lying
 
 # What zipfile and zlib raise for damaged archives and members.
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, ValueError, OSError, EOFError,
@@ -68,6 +74,36 @@ def read_npy(stream: BinaryIO, size: int, member: str, name: str) -> np.ndarray:
         raise FileFormatError(f"{name}: {member} cannot be read as {shape} of {dtype}") from e
 
 
+def check_members(infos: list[zipfile.ZipInfo], name: str) -> None:
+    """Refuse members that cannot be read within their declared size (bzip2, LZMA, encrypted),
+    whose declared sizes cannot be true, and any name held twice (the last one would win)."""
+    seen: set[str] = set()
+    for info in infos:
+        member = quote(info.filename)
+        if info.compress_type not in READABLE_METHODS:
+            method = METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+            raise FileFormatError(f"{name}: {member} is compressed with {method}; only stored and deflated "
+                                  "members are read")
+        if info.flag_bits & 0x1:
+            raise FileFormatError(f"{name}: {member} is encrypted")
+        if info.filename in seen:
+            raise FileFormatError(f"{name} holds {member} twice")
+        seen.add(info.filename)
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            raise FileFormatError(f"{name}: {member} is stored as {info.compress_size:,} bytes but declares "
+                                  f"{info.file_size:,}")
+        if info.file_size > DEFLATE_RATIO * info.compress_size + 64:
+            raise FileFormatError(f"{name}: {member} declares {info.file_size:,} bytes in "
+                                  f"{info.compress_size:,}: more than deflate can hold")
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
+    """The array of one checked member (see :func:`check_members`), read in chunks that stop at
+    its declared size; the CRC is checked as the last byte arrives."""
+    with zf.open(info) as stream:
+        return read_npy(stream, info.file_size, info.filename, name)
+
+
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """``path`` opened for reading if it is a regular file. Opened non-blocking then checked, so
     a FIFO cannot hang us and /dev/zero or a folder is refused."""
@@ -99,7 +135,9 @@ def read_npz(
         try:
             with zipfile.ZipFile(f) as zf:
                 arrays: dict[str, np.ndarray] = {}
-                for info in zf.infolist():
+                infos = zf.infolist()
+                check_members(infos, name)
+                for info in infos:
                     key = info.filename.removesuffix(".npy")
                     if key not in keys:
                         continue
@@ -109,10 +147,7 @@ def read_npz(
                     if info.file_size > limit:
                         raise FileFormatError(f"{name}: {member} declares {info.file_size:,} bytes, over "
                                               f"the {limit / 2**20:,.0f} MiB allowed for {what}")
-                    # zipfile stops at the declared size and checks the CRC, so the member
-                    # holds exactly file_size bytes or the read fails
-                    with zf.open(info) as stream:
-                        arrays[key] = read_npy(stream, info.file_size, member, name)
+                    arrays[key] = read_member(zf, info, name)
                     member = ""
         except FileFormatError:
             raise

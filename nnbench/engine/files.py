@@ -16,11 +16,11 @@ target removes those whose process has died (killed mid-save), and no live save'
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import os
-import hashlib
 import re
 import socket
 import stat
@@ -34,17 +34,21 @@ from typing import Any
 
 import numpy as np
 
+from nnbench.engine.memory import check_bytes, check_memory
 from nnbench.engine.network import Network
 from nnbench.engine.spec import NetworkSpec
 from nnbench.engine.training import HISTORY_KEYS, History, TrainConfig, Trainer
-from nnbench.errors import FileFormatError, NnbenchError
-from nnbench.npyread import read_npy
+from nnbench.errors import FileFormatError, NnbenchError, quote
+from nnbench.npyread import MAX_HEADER, check_members, read_member
 
 FORMAT = "nnbench"
 VERSION = 1
 META = "nnbench.json"
 MAX_FILE_BYTES = 2 << 30  # refuse anything larger before reading it
 MAX_MEMBERS = 4096
+MAX_META_BYTES = 4 << 20  # the JSON record: a million characters
+NPY_HEADER = MAX_HEADER + 16  # magic, version and length before the header text
+MAX_COUNT = 2**62  # epochs and steps
 _MEMBER = re.compile(r"^[A-Za-z0-9_.]{1,200}\.npy$")
 # The writing machine, in every temporary file's name (with the pid): a short hash of the host name.
 _HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
@@ -241,9 +245,8 @@ def read_limited(path: Path, limit: int, what: str) -> bytes:
 
 
 def loads(data: bytes, name: str = "file") -> Saved:
-    arrays = _read_arrays(data, name)
     try:
-        return _check(arrays, name)
+        return _load(data, name)
     except FileFormatError:
         raise
     except NnbenchError as e:
@@ -266,7 +269,9 @@ def _read_bounded(f: Any, expected: int, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_arrays(data: bytes, name: str) -> dict[str, np.ndarray]:
+def _load(data: bytes, name: str) -> Saved:
+    """Check the archive's members, read the record, then read only the members the network it
+    describes has, each bounded by what that network needs, never by what the file declares."""
     if not data.startswith(b"PK"):
         raise FileFormatError(f"{name} is not an nnbench file (not a zip/.npz archive)")
     try:
@@ -274,30 +279,44 @@ def _read_arrays(data: bytes, name: str) -> dict[str, np.ndarray]:
             infos = zf.infolist()
             if len(infos) > MAX_MEMBERS:
                 raise FileFormatError(f"{name} holds {len(infos)} entries: not an nnbench file")
-            total = 0
             for info in infos:
                 if not _MEMBER.match(info.filename):
-                    raise FileFormatError(f"{name} has an unexpected entry {info.filename[:80]!r}")
-                total += info.file_size
-            # Declared sizes come from the file: check them against a bound before reading, so a
-            # zip bomb or a lying header cannot make us allocate.
-            if total > max(8 * len(data), 1 << 20):
-                raise FileFormatError(f"{name} declares {total} bytes of content in {len(data)}: refused")
-            arrays = {}
-            for info in infos:
-                raw = zf.read(info)
-                arrays[info.filename[:-4]] = read_npy(io.BytesIO(raw), len(raw), info.filename, name)
-    except FileFormatError:
+                    raise FileFormatError(f"{name} has an unexpected entry {quote(info.filename)}")
+            check_members(infos, name)
+            members = {info.filename[:-4]: info for info in infos}
+            meta = _read_meta(zf, members.get(META.removesuffix(".npy")), name)
+            spec = NetworkSpec.from_dict(meta.get("network"))
+            saved = Saved(spec=spec, weights={})
+            if "training" in meta:
+                saved.config = TrainConfig.from_dict(meta["training"])
+                saved.epoch = _count(meta, "epoch", name)
+                saved.step = _count(meta, "step", name)
+                saved.rng_state = _rng_state(meta.get("rng"), name)
+            plan = _plan(spec, saved, members, name)
+            # Bounded member by member; together they must also fit in the memory there is.
+            check_memory(spec, batch=1, optimizer=None)
+            check_bytes(sum(info.file_size for info, _ in plan.values()), f"reading {name}")
+            arrays = {key: read_member(zf, info, name) for key, (info, _) in plan.items()}
+    except NnbenchError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError,
             NotImplementedError, RuntimeError, OverflowError, MemoryError, TypeError) as e:
-        raise FileFormatError(f"{name} is damaged or not an nnbench file ({type(e).__name__}: {str(e)[:120]})") from e
-    return arrays
+        raise FileFormatError(f"{name} is damaged or not an nnbench file "
+                              f"({type(e).__name__}: {str(e)[:120]})") from e
+    for key, (_, shape) in plan.items():
+        if shape is not None and arrays[key].shape != shape:
+            raise FileFormatError(f"{name}: {key} has shape {arrays[key].shape}, the network needs {shape}")
+    return _check(meta, saved, arrays, name)
 
 
-def _check(arrays: dict[str, np.ndarray], name: str) -> Saved:
-    meta_arr = arrays.pop(META.removesuffix(".npy"), None)
-    if meta_arr is None or meta_arr.dtype.kind != "U" or meta_arr.shape != ():
+def _read_meta(zf: zipfile.ZipFile, info: zipfile.ZipInfo | None, name: str) -> dict[str, Any]:
+    if info is None:
+        raise FileFormatError(f"{name} is not an nnbench file (no {META} record)")
+    if info.file_size > MAX_META_BYTES:
+        raise FileFormatError(f"{name}: the {META} record declares {info.file_size:,} bytes, over the "
+                              f"{MAX_META_BYTES >> 20} MiB a record may hold")
+    meta_arr = read_member(zf, info, name)
+    if meta_arr.dtype.kind != "U" or meta_arr.shape != ():
         raise FileFormatError(f"{name} is not an nnbench file (no {META} record)")
     try:
         meta = json.loads(str(meta_arr[()]))
@@ -306,34 +325,83 @@ def _check(arrays: dict[str, np.ndarray], name: str) -> Saved:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise FileFormatError(f"{name} is not an nnbench file")
     version = meta.get("version")
-    if not isinstance(version, int) or version > VERSION or version < 1:
-        raise FileFormatError(f"{name} was written by a newer nnbench (format version {version!r})")
-    spec = NetworkSpec.from_dict(meta.get("network"))
-    net = Network(spec)
-    weights = {}
-    for pname, p, _ in net.params_and_grads():
-        w = arrays.get(pname)
-        if w is None:
+    if not isinstance(version, int) or isinstance(version, bool) or version > VERSION or version < 1:
+        raise FileFormatError(f"{name} was written by a newer nnbench (format version {quote(version)})")
+    return meta
+
+
+Plan = dict[str, tuple[zipfile.ZipInfo, "tuple[int, ...] | None"]]
+
+
+def _plan(spec: NetworkSpec, saved: Saved, members: dict[str, zipfile.ZipInfo], name: str) -> Plan:
+    """The members to read, each with its shape (None: checked later), every one refused before
+    reading when it declares more bytes than the network (or the history) it belongs to needs.
+    Members of no use to this network are not read at all."""
+    plan: Plan = {}
+
+    def take(key: str, shape: tuple[int, ...], what: str) -> None:
+        info = members[key]
+        bound = NPY_HEADER + 8 * math.prod(shape)
+        if info.file_size > bound:
+            raise FileFormatError(f"{name}: {key} declares {info.file_size:,} bytes; {what} needs at most "
+                                  f"{bound:,}")
+        plan[key] = (info, shape)
+
+    shapes = spec.param_shapes()
+    for pname, shape in shapes.items():
+        if pname not in members:
             raise FileFormatError(f"{name} has no weights for {pname}")
-        if w.shape != p.shape:
-            raise FileFormatError(f"{name}: {pname} has shape {w.shape}, the network needs {p.shape}")
-        if w.dtype.kind != "f":
-            raise FileFormatError(f"{name}: {pname} is {w.dtype}, not floating point")
-        if not np.all(np.isfinite(w)):
-            raise FileFormatError(f"{name}: {pname} holds NaN or infinite values")
-        weights[pname] = w.astype(spec.dtype)
-    saved = Saved(spec=spec, weights=weights)
-    if "training" in meta:
-        saved.config = TrainConfig.from_dict(meta["training"])
-        saved.epoch = _count(meta, "epoch", name)
-        saved.step = _count(meta, "step", name)
-        rng = meta.get("rng")
-        saved.rng_state = rng if isinstance(rng, dict) else None
-        saved.optimizer_state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.") and v.dtype.kind in "fiu"}
+        take(pname, shape, f"a {'x'.join(map(str, shape))} parameter")
+    if saved.config is None:
+        return plan
+    for key in _optimizer_keys(saved.config.optimizer, shapes):
+        if f"opt.{key}" in members:
+            take(f"opt.{key}", (1,) if key == "t" else shapes[key.rsplit(".", 1)[0]], "its optimizer state")
+    hist = {k for k in members if k.startswith("history.")}
+    if hist:
+        if hist != {f"history.{k}" for k in HISTORY_KEYS}:
+            raise FileFormatError(f"{name}: the training history is incomplete")
+        rows = saved.epoch + 1  # a row per epoch trained
+        for key in sorted(hist):
+            info = members[key]
+            if info.file_size > NPY_HEADER + 8 * rows:
+                raise FileFormatError(f"{name}: {key} declares {info.file_size:,} bytes, more than "
+                                      f"{saved.epoch:,} epochs of history")
+            plan[key] = (info, None)
+    return plan
+
+
+def _optimizer_keys(optimizer: str, shapes: dict[str, tuple[int, ...]]) -> list[str]:
+    """The state an optimizer saves (see nnbench.engine.optimizers: ``state()``)."""
+    if optimizer == "momentum":
+        return [f"{p}.v" for p in shapes]
+    if optimizer == "adam":
+        return ["t", *(f"{p}.{m}" for p in shapes for m in ("m", "v"))]
+    return []
+
+
+def _as_dtype(arr: np.ndarray, dtype: str, key: str, name: str) -> np.ndarray:
+    """``arr`` as the network's floats, refused when it is not floating point or is not finite
+    once converted (float64 1e300 is finite; as float32 it is infinite)."""
+    if arr.dtype.kind != "f":
+        raise FileFormatError(f"{name}: {key} is {arr.dtype}, not floating point")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = arr.astype(dtype)
+    if not np.all(np.isfinite(out)):
+        raise FileFormatError(f"{name}: {key} holds NaN or infinite values as {dtype}")
+    return out
+
+
+def _check(meta: dict[str, Any], saved: Saved, arrays: dict[str, np.ndarray], name: str) -> Saved:
+    spec = saved.spec
+    for pname in spec.param_shapes():
+        saved.weights[pname] = _as_dtype(arrays[pname], spec.dtype, pname, name)
+    if saved.config is not None:
+        saved.optimizer_state = _optimizer_state(saved.config.optimizer, arrays, spec, name)
         hist = {k[8:]: v for k, v in arrays.items() if k.startswith("history.")}
         if hist:
             lengths = {v.shape for v in hist.values()}
-            if set(hist) != set(HISTORY_KEYS) or len(lengths) != 1 or len(next(iter(lengths))) != 1:
+            if len(lengths) != 1 or len(next(iter(lengths))) != 1:
                 raise FileFormatError(f"{name}: the training history is incomplete")
             if any(v.dtype.kind != "f" for v in hist.values()):
                 raise FileFormatError(f"{name}: the training history is not numeric")
@@ -347,8 +415,76 @@ def _check(arrays: dict[str, np.ndarray], name: str) -> Saved:
     return saved
 
 
+# Adam's moments obey |m| <= sqrt((1-b1)^2 / (1-b2) / (1 - b1^2/b2)) * sqrt(v) = 7.3 sqrt(v) for
+# b1 = 0.9, b2 = 0.999 (Cauchy-Schwarz on the two running sums); a file beyond it is damaged,
+# and its first step would throw the weights to infinity. The slack covers rounding and moments
+# flushed to zero when tiny.
+ADAM_M_OVER_SQRT_V = 10.0
+ADAM_M_SLACK = 1e-12
+MAX_ADAM_T = 2**53
+
+
+def _optimizer_state(optimizer: str, arrays: dict[str, np.ndarray], spec: NetworkSpec,
+                     name: str) -> dict[str, np.ndarray]:
+    """The optimizer state, checked: right shapes (already), floats finite as the network's dtype,
+    Adam's step count a whole number and its moments possible ones."""
+    state = {}
+    for key, arr in arrays.items():
+        if not key.startswith("opt."):
+            continue
+        key = key[4:]
+        if key == "t":
+            if arr.dtype.kind not in "iuf":
+                raise FileFormatError(f"{name}: the optimizer's step count is {arr.dtype}, not a number")
+            with np.errstate(invalid="ignore"):
+                t = float(arr[0])
+            if not (math.isfinite(t) and t == int(t) and 0 <= t <= MAX_ADAM_T):
+                raise FileFormatError(f"{name}: the optimizer's step count {quote(t)} is not a whole number "
+                                      f"from 0 to 2^53")
+            state[key] = np.array([int(t)], dtype=np.int64)
+        else:
+            state[key] = _as_dtype(arr, spec.dtype, f"opt.{key}", name)
+    if optimizer == "adam":
+        for pname in spec.param_shapes():
+            m, v = state.get(f"{pname}.m"), state.get(f"{pname}.v")
+            if v is not None and np.any(v < 0):
+                raise FileFormatError(f"{name}: opt.{pname}.v holds negative second moments")
+            if m is not None and v is not None:
+                with np.errstate(over="ignore"):
+                    bad = np.abs(m) > ADAM_M_OVER_SQRT_V * np.sqrt(v) + ADAM_M_SLACK
+                if np.any(bad):
+                    raise FileFormatError(f"{name}: opt.{pname}.m and .v are not moments Adam can reach "
+                                          "(the state is damaged)")
+    return state
+
+
+def _rng_state(value: Any, name: str) -> dict[str, Any] | None:
+    """The batch-order generator's state, checked key by key (NumPy's own setter takes 1.5 for an
+    integer and raises OverflowError for -1)."""
+    if value is None:
+        return None
+    bad = FileFormatError(f"{name}: the random generator's state is damaged")
+
+    def whole(x: Any, bits: int) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**bits
+
+    if not isinstance(value, dict) or set(value) != {"bit_generator", "state", "has_uint32", "uinteger"}:
+        raise bad
+    inner = value["state"]
+    if value["bit_generator"] != "PCG64" or not isinstance(inner, dict) or set(inner) != {"state", "inc"}:
+        raise bad
+    if not (whole(inner["state"], 128) and whole(inner["inc"], 128) and value["has_uint32"] in (0, 1)
+            and not isinstance(value["has_uint32"], bool) and whole(value["uinteger"], 32)):
+        raise bad
+    try:
+        np.random.PCG64().state = value
+    except (TypeError, ValueError, KeyError, OverflowError):
+        raise bad from None
+    return value
+
+
 def _count(meta: dict, key: str, name: str) -> int:
     value = meta.get(key, 0)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or not math.isfinite(value):
-        raise FileFormatError(f"{name}: {key!r} must be a whole number >= 0")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
+        raise FileFormatError(f"{name}: {key!r} must be a whole number from 0 to 2^62, got {quote(value)}")
     return value

@@ -8,11 +8,13 @@ from typing import Any
 from nnbench.engine import features as feature_maps
 from nnbench.engine.activations import ACTIVATIONS
 from nnbench.engine.initializers import INITIALIZERS
-from nnbench.errors import SpecError
+from nnbench.errors import SpecError, quote
 
-MAX_UNITS = 4096
+# The limits, defined here only: the layer list and the diagram read them from this module.
+MAX_UNITS = 4096  # neurons in one layer
 MAX_INPUTS = 100_000
-MAX_LAYERS = 64
+MAX_LAYERS = 64  # layers with weights, the output layer included
+MAX_HIDDEN = MAX_LAYERS - 1
 DTYPES = ("float32", "float64")
 
 
@@ -35,11 +37,11 @@ class LayerSpec:
         activation = d.get("activation", "sigmoid")
         bias = d.get("bias", True)
         if not isinstance(units, int) or isinstance(units, bool):
-            raise SpecError(f"layer 'units' must be an integer, got {units!r}")
+            raise SpecError(f"layer 'units' must be an integer, got {quote(units)}")
         if not isinstance(activation, str):
-            raise SpecError(f"layer 'activation' must be a name, got {activation!r}")
+            raise SpecError(f"layer 'activation' must be a name, got {quote(activation)}")
         if not isinstance(bias, bool):
-            raise SpecError(f"layer 'bias' must be true or false, got {bias!r}")
+            raise SpecError(f"layer 'bias' must be true or false, got {quote(bias)}")
         return cls(units, activation, bias)
 
 
@@ -67,7 +69,8 @@ class NetworkSpec:
 
     def validate(self) -> None:
         if not isinstance(self.n_inputs, int) or not 1 <= self.n_inputs <= MAX_INPUTS:
-            raise SpecError(f"the number of inputs must be between 1 and {MAX_INPUTS}, got {self.n_inputs}")
+            raise SpecError(f"the number of inputs must be between 1 and {MAX_INPUTS}, "
+                            f"got {quote(self.n_inputs)}")
         if not self.layers:
             raise SpecError("a network needs at least an output layer")
         if len(self.layers) > MAX_LAYERS:
@@ -75,9 +78,10 @@ class NetworkSpec:
         for i, layer in enumerate(self.layers):
             where = "the output layer" if i == len(self.layers) - 1 else f"hidden layer {i + 1}"
             if not isinstance(layer.units, int) or not 1 <= layer.units <= MAX_UNITS:
-                raise SpecError(f"{where} must have between 1 and {MAX_UNITS} neurons, got {layer.units}")
+                raise SpecError(f"{where} must have between 1 and {MAX_UNITS} neurons, "
+                                f"got {quote(layer.units)}")
             if layer.activation not in ACTIVATIONS:
-                raise SpecError(f"{where}: unknown activation {layer.activation!r}")
+                raise SpecError(f"{where}: unknown activation {quote(layer.activation)}")
             if layer.activation == "softmax" and i != len(self.layers) - 1:
                 raise SpecError(f"{where}: softmax is only for the output layer")
             if layer.activation == "softmax" and layer.units < 2:
@@ -85,9 +89,9 @@ class NetworkSpec:
         if self.features is not None and self.n_inputs != 2:
             raise SpecError(f"input features are for 2 inputs, this network has {self.n_inputs}")
         if self.init not in INITIALIZERS:
-            raise SpecError(f"unknown initialiser {self.init!r}; known: {', '.join(INITIALIZERS)}")
+            raise SpecError(f"unknown initialiser {quote(self.init)}; known: {', '.join(INITIALIZERS)}")
         if self.dtype not in DTYPES:
-            raise SpecError(f"dtype must be float32 or float64, got {self.dtype!r}")
+            raise SpecError(f"dtype must be float32 or float64, got {quote(self.dtype)}")
 
     @classmethod
     def mlp(
@@ -127,9 +131,20 @@ class NetworkSpec:
     def output(self) -> LayerSpec:
         return self.layers[-1]
 
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """``{"layer0.W": (inputs, neurons), "layer0.b": (neurons,), ...}``, as the network built
+        from this spec names its parameters; computed without building anything."""
+        sizes, shapes = self.sizes, {}
+        for i, (a, b, layer) in enumerate(zip(sizes, sizes[1:], self.layers, strict=False)):
+            shapes[f"layer{i}.W"] = (a, b)
+            if layer.bias:
+                shapes[f"layer{i}.b"] = (b,)
+        return shapes
+
     def n_params(self) -> int:
         sizes = self.sizes
-        return sum(a * b + (b if layer.bias else 0) for a, b, layer in zip(sizes, sizes[1:], self.layers))
+        pairs = zip(sizes, sizes[1:], self.layers, strict=False)
+        return sum(a * b + (b if layer.bias else 0) for a, b, layer in pairs)
 
     def with_io(self, n_inputs: int, n_outputs: int, output_activation: str | None = None) -> NetworkSpec:
         """The same hidden layers fitted to another dataset's input and output sizes."""
@@ -163,7 +178,7 @@ class NetworkSpec:
             raise SpecError("a network spec needs a list of 'layers'")
         n_inputs = d.get("n_inputs")
         if not isinstance(n_inputs, int) or isinstance(n_inputs, bool):
-            raise SpecError(f"'n_inputs' must be an integer, got {n_inputs!r}")
+            raise SpecError(f"'n_inputs' must be an integer, got {quote(n_inputs)}")
         init = d.get("init", "xavier")
         dtype = d.get("dtype", "float64")
         if not isinstance(init, str) or not isinstance(dtype, str):
@@ -173,6 +188,6 @@ class NetworkSpec:
         features = d.get("features")
         if features is not None:
             if not isinstance(features, list) or len(features) > len(feature_maps.FEATURES):
-                raise SpecError(f"'features' must be a list of names, got {features!r}")
+                raise SpecError(f"'features' must be a list of names, got {quote(features)}")
             features = tuple(features)
         return cls(n_inputs, tuple(LayerSpec.from_dict(x) for x in layers), init, dtype, features)
