@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_count, default=2, help="steps for --gradients numerical (default 2)")
     t.add_argument("--regularization", choices=("none", "l1", "l2"),
                    help="weight penalty (default: the experiment's)")
-    t.add_argument("--reg-rate", type=float, metavar="RATE", help="weight penalty rate (default: the experiment's)")
+    t.add_argument("--reg-rate", type=float, metavar="RATE",
+                   help="weight penalty rate (default: the experiment's)")
     t.add_argument("--features", metavar="F1,F2,...",
                    help="input features for 2-D data, from x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2) "
                         "(default: the experiment's)")
@@ -403,7 +404,9 @@ def _predict(args: argparse.Namespace) -> int:
     net = exp.saved.network() if exp.saved is not None else None
     if net is None:
         from nnbench.engine import Network
+        from nnbench.engine.memory import check_memory
 
+        check_memory(exp.network, batch=len(rows), optimizer=None)
         print("note: this experiment is not trained; the outputs come from its initial weights",
               file=sys.stderr)
         net = Network(exp.network, np.random.default_rng(exp.net_seed))

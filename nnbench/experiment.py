@@ -23,7 +23,8 @@ from nnbench import data
 from nnbench.data import Dataset
 from nnbench.engine import Network, NetworkSpec, TrainConfig, Trainer, files
 from nnbench.engine.files import Saved
-from nnbench.errors import FileFormatError, IncompatibleError, NnbenchError, SpecError
+from nnbench.engine.memory import check_memory
+from nnbench.errors import FileFormatError, IncompatibleError, NnbenchError, SpecError, quote
 
 FORMAT = "nnbench-experiment"
 VERSION = 1
@@ -57,7 +58,7 @@ class Experiment:
     def __post_init__(self) -> None:
         for key in ("name", "title", "description"):
             if not isinstance(getattr(self, key), str):
-                raise SpecError(f"experiment {key!r} must be text, got {getattr(self, key)!r}")
+                raise SpecError(f"experiment {key!r} must be text, got {quote(getattr(self, key))}")
         if not isinstance(self.dataset, dict) or not isinstance(self.dataset.get("kind"), str):
             raise SpecError("an experiment's 'dataset' must be a source mapping with a 'kind'")
         if not isinstance(self.network, NetworkSpec):
@@ -65,11 +66,11 @@ class Experiment:
         if not isinstance(self.training, TrainConfig):
             raise SpecError("an experiment's 'training' must be a TrainConfig")
         if not _whole(self.net_seed):
-            raise SpecError(f"'net_seed' must be a whole number >= 0, got {self.net_seed!r}")
+            raise SpecError(f"'net_seed' must be a whole number >= 0, got {quote(self.net_seed)}")
         if not isinstance(self.expect, dict):
             raise SpecError("'expect' must be a mapping")
         if not _whole(self.report_every):
-            raise SpecError(f"'report_every' must be a whole number >= 0, got {self.report_every!r}")
+            raise SpecError(f"'report_every' must be a whole number >= 0, got {quote(self.report_every)}")
 
     # ---- as data ---------------------------------------------------------------------------
 
@@ -95,14 +96,16 @@ class Experiment:
         if not isinstance(d, dict):
             raise SpecError(f"an experiment must be a mapping, got {type(d).__name__}")
         if d.get("format", FORMAT) != FORMAT:
-            raise SpecError(f"not an nnbench experiment (format {d.get('format')!r})")
+            raise SpecError(f"not an nnbench experiment (format {quote(d.get('format'))})")
         version = d.get("version", VERSION)
         if not isinstance(version, int) or not 1 <= version <= VERSION:
-            raise SpecError(f"experiment format version {version!r} is not supported (this nnbench reads "
-                            f"{VERSION})")
+            raise SpecError(f"experiment format version {quote(version)} is not supported (this nnbench "
+                            f"reads {VERSION})")
         unknown = sorted(set(d) - set(_FIELDS) - {"format", "version"})
         if unknown:
-            raise SpecError(f"unknown experiment fields: {', '.join(unknown)}")
+            names = ", ".join(k if len(k) <= 40 else quote(k) for k in unknown[:5])
+            raise SpecError(f"unknown experiment fields: {names}"
+                            + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
         missing = [k for k in ("dataset", "network", "training") if k not in d]
         if missing:
             raise SpecError(f"an experiment needs {', '.join(repr(k) for k in missing)}")
@@ -133,9 +136,14 @@ class Experiment:
 
     def build(self, dataset: Dataset | None = None) -> tuple[Dataset, Network, Trainer]:
         """The dataset, a network from ``net_seed`` and a trainer; with saved weights, the network
-        holds them and the trainer continues where the file stopped (epochs, optimizer, history)."""
+        holds them and the trainer continues where the file stopped (epochs, optimizer, history).
+        TooLargeError, before anything is allocated, when training would need more memory than
+        there is (see :func:`nnbench.engine.memory.check_memory`)."""
         ds = dataset if dataset is not None else self.make_dataset()
         check_fits(self.network, ds)
+        rows = len(ds.x_train)
+        check_memory(self.network, batch=min(self.training.batch_size or rows, rows),
+                     optimizer=self.training.optimizer, eval_rows=len(ds.x_test))
         net = Network(self.network, np.random.default_rng(self.net_seed))
         if self.saved is not None:
             net.set_weights(self.saved.weights)
@@ -161,7 +169,7 @@ def check_fits(spec: NetworkSpec, ds: Dataset) -> None:
     """IncompatibleError unless the network's input and output sizes are the dataset's."""
     if spec.n_inputs != ds.n_features or spec.output.units != ds.n_outputs:
         raise IncompatibleError(
-            f"the network is {spec.n_inputs} in / {spec.output.units} out, but dataset {ds.name!r} "
+            f"the network is {spec.n_inputs} in / {spec.output.units} out, but dataset {quote(ds.name)} "
             f"has {ds.n_features} input(s) and {ds.n_outputs} output(s)"
         )
 

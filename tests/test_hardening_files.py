@@ -14,8 +14,8 @@ import zlib
 
 import numpy as np
 import pytest
-
 from fuzz_helpers import archive, members, meta_of, npy, saved_files, with_meta
+
 from nnbench import cli
 from nnbench.data import mnist
 from nnbench.engine import Network, NetworkSpec, files

@@ -14,7 +14,12 @@ import numpy as np
 
 from nnbench.data.arrays import check_split_params, class_targets, shuffle_split
 from nnbench.data.dataset import Dataset, Task
-from nnbench.errors import SpecError
+from nnbench.engine.memory import check_bytes
+from nnbench.engine.spec import MAX_UNITS
+from nnbench.errors import SpecError, quote
+
+# A class per output neuron: a table may not ask for more classes than a layer can have.
+MAX_CLASSES = MAX_UNITS
 
 TABLES: dict[str, str] = {
     "perceptron": "Perceptron (3 inputs, 4 rows)",
@@ -63,7 +68,7 @@ _SPECS: dict[str, dict[str, Any]] = {
 def table_source(name: str) -> dict[str, Any]:
     """The full, editable source of built-in table ``name`` (columns, rows, task...)."""
     if name not in _SPECS:
-        raise SpecError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}")
+        raise SpecError(f"unknown table {quote(name)}; choose one of {', '.join(TABLES)}")
     spec = _SPECS[name]
     out: dict[str, Any] = {"kind": "table", "name": name, "task": "classification"}
     out["n_features"] = len(spec["columns"]) - 1
@@ -105,18 +110,18 @@ def table_from_rows(
     columns = [str(c) for c in columns]
     n_features = len(columns) - 1 if n_features is None else n_features
     if not 1 <= n_features < len(columns):
-        raise SpecError(f"table {name!r}: {n_features} input columns of {len(columns)} leaves no target")
+        raise SpecError(f"table {quote(name)}: {n_features} input columns of {len(columns)} leaves no target")
     if task not in ("classification", "regression"):
-        raise SpecError(f"table {name!r}: task must be 'classification' or 'regression', got {task!r}")
+        raise SpecError(f"table {quote(name)}: task must be 'classification' or 'regression', got {task!r}")
     if task == "classification" and len(columns) - n_features != 1:
-        raise SpecError(f"table {name!r}: a classification table needs exactly one target column")
+        raise SpecError(f"table {quote(name)}: a classification table needs exactly one target column")
     if not rows:
-        raise SpecError(f"table {name!r} has no rows")
+        raise SpecError(f"table {quote(name)} has no rows")
     for i, r in enumerate(rows, 1):
         if len(r) != len(columns):
-            raise SpecError(f"table {name!r}, row {i}: {len(r)} values for {len(columns)} columns")
+            raise SpecError(f"table {quote(name)}, row {i}: {len(r)} values for {len(columns)} columns")
     if row_labels is not None and len(row_labels) != len(rows):
-        raise SpecError(f"table {name!r}: {len(row_labels)} row labels for {len(rows)} rows")
+        raise SpecError(f"table {quote(name)}: {len(row_labels)} row labels for {len(rows)} rows")
     check_split_params(test_fraction, seed)
     data = np.array(
         [[_number(v, i, c) for v, c in zip(r, columns, strict=True)] for i, r in enumerate(rows, 1)]
@@ -160,10 +165,16 @@ def table_from_rows(
 
 def _classes(name: str, values: np.ndarray, names: list[str] | None) -> tuple[np.ndarray, tuple[str, ...]]:
     if np.any(values < 0) or np.any(values != np.round(values)):
-        raise SpecError(f"table {name!r}: class numbers must be whole numbers 0, 1, 2...")
+        raise SpecError(f"table {quote(name)}: class numbers must be whole numbers 0, 1, 2...")
+    # The one-hot targets are rows x classes: bound the classes before allocating them.
+    if values.max() >= MAX_CLASSES or len(names or ()) > MAX_CLASSES:
+        raise SpecError(f"table {quote(name)}: class numbers go up to {values.max():.0f}, but a table may "
+                        f"have at most {MAX_CLASSES:,} classes (one output neuron each)")
     k = max(2, int(values.max()) + 1, len(names or ()))
+    check_bytes(3 * len(values) * k * 8,
+                f"the targets of table {quote(name)} ({len(values):,} rows, {k:,} classes)")
     if names is not None and len(names) != k:
-        raise SpecError(f"table {name!r}: {len(names)} class names for {k} classes")
+        raise SpecError(f"table {quote(name)}: {len(names)} class names for {k} classes")
     return class_targets(values.astype(np.int64), k), tuple(names) if names else tuple(
         str(j) for j in range(k)
     )

@@ -28,15 +28,17 @@ OPTIMIZER_COPIES = {"sgd": 1, "momentum": 2, "adam": 3}
 TRAINER_COPIES = 2
 EVAL_ROWS = 4096  # the trainer evaluates in chunks of this many rows
 PREDICT_ROWS = 8192  # Network.predict's chunk
+SMALL = 1 << 20  # the history, the step count and other small arrays of a trainer
 
 
 def estimate_bytes(spec: NetworkSpec, *, batch: int, optimizer: str | None = "sgd",
-                   dtype: str | None = None) -> int:
+                   dtype: str | None = None, eval_rows: int = EVAL_ROWS) -> int:
     """Bytes a network of ``spec`` needs: weights and gradients, then for training
     (``optimizer`` "sgd", "momentum" or "adam") the optimizer's state and the trainer's copies
-    and every layer's buffers for ``batch`` rows and for an evaluation chunk; with ``optimizer``
-    None, inference on ``batch`` rows (in chunks of PREDICT_ROWS). ``dtype`` defaults to the
-    spec's. The dataset itself is not counted. An estimate from above, not an exact count."""
+    and every layer's buffers for ``batch`` rows and for evaluating ``eval_rows`` rows (the test
+    set, in chunks of at most EVAL_ROWS); with ``optimizer`` None, inference on ``batch`` rows
+    (in chunks of PREDICT_ROWS). ``dtype`` defaults to the spec's. The dataset itself is not
+    counted. An estimate from above (within about 2x of what NumPy allocates), not a count."""
     item = np.dtype(dtype or spec.dtype).itemsize
     sizes = spec.sizes
     params = spec.n_params()
@@ -49,19 +51,20 @@ def estimate_bytes(spec: NetworkSpec, *, batch: int, optimizer: str | None = "sg
         # forward without keeping: a layer's input and output at a time, plus the result
         widest = max(sizes)
         return total + chunk * (sizes[0] + 3 * widest) * item + rows * sizes[-1] * item
-    total += (OPTIMIZER_COPIES.get(optimizer, 3) + TRAINER_COPIES) * params * item + 8
+    total += (OPTIMIZER_COPIES.get(optimizer, 3) + TRAINER_COPIES) * params * item + SMALL
     # Training buffers per layer (z, a, dL/dz and dL/dx), kept for the full and the short batch,
     # the loss gradient and the batch cast to the network's floats.
     per_row = sum(3 * b + a for a, b in pairwise(sizes)) + sizes[-1] + sizes[0]
     total += 2 * rows * per_row * item
     # Evaluation keeps every layer's z and a for one chunk.
-    total += EVAL_ROWS * (sizes[0] + 2 * sum(sizes[1:])) * item
+    total += min(max(int(eval_rows), 0), EVAL_ROWS) * (sizes[0] + 2 * sum(sizes[1:])) * item
     return total
 
 
 def available_bytes() -> int | None:
-    """Memory this process may still use: /proc/meminfo's MemAvailable (and a cgroup limit if
-    tighter), else the free physical pages; None when the system does not say."""
+    """Memory this process may still use: /proc/meminfo's MemAvailable, else the free physical
+    pages; lowered to a cgroup's limit or the process's address-space limit (``ulimit -v``) when
+    one is tighter. None when the system does not say."""
     found: int | None = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -81,6 +84,18 @@ def available_bytes() -> int | None:
             used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
             found = min(found, max(int(limit) - used, 0))
     except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            size = 0
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmSize:"):
+                    size = int(line.split()[1]) * 1024
+            found = min(found, max(soft - size, 0))
+    except (ImportError, OSError, ValueError, IndexError):
         pass
     return found
 
@@ -115,10 +130,10 @@ def check_bytes(needed: int, what: str, *, available: int | None = None) -> None
 
 
 def check_memory(spec: NetworkSpec, *, batch: int, optimizer: str | None = "sgd",
-                 dtype: str | None = None, available: int | None = None) -> int:
+                 dtype: str | None = None, eval_rows: int = EVAL_ROWS, available: int | None = None) -> int:
     """:func:`estimate_bytes`, refused with TooLargeError (the figure and the memory available,
     in GiB/MiB) when over :func:`available_bytes` or ``available``. Returns the estimate."""
-    needed = estimate_bytes(spec, batch=batch, optimizer=optimizer, dtype=dtype)
+    needed = estimate_bytes(spec, batch=batch, optimizer=optimizer, dtype=dtype, eval_rows=eval_rows)
     doing = (f"training with {optimizer} in batches of {max(int(batch), 1):,} rows" if optimizer
              else "inference")
     try:
