@@ -25,6 +25,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from nnbench import __version__
+from nnbench.errors import quote
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -55,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_count, help="epochs to train (default: the experiment's)")
     t.add_argument("--seed", type=_count, help="seed for the network's weights and the batch order")
     t.add_argument("--lr", type=float, help="learning rate (default: the experiment's)")
-    t.add_argument("--save", metavar="FILE", help="save the trained experiment (.npz) to FILE")
+    t.add_argument("--save", metavar="FILE", type=_save_path,
+                   help="save the trained experiment (.npz) to FILE")
     t.add_argument("--json", action="store_true", help="print the final metrics as JSON on the last line")
     t.add_argument("--gradients", choices=("backprop", "numerical"),
                    help="numerical: time central-difference gradients against backprop on a few rows")
@@ -72,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=_count, default=1,
                    help="BLAS threads (default 1: as fast for small networks, far faster on a busy machine)")
     t.add_argument("--data-dir", metavar="DIR", help="read MNIST from DIR instead of the download cache")
-    t.add_argument("--mnist-mirror", metavar="URL", help="download MNIST from this mirror if it is missing")
+    t.add_argument("--mnist-mirror", metavar="URL", type=_mirror,
+                   help="download MNIST from this mirror if it is missing")
 
     pr = sub.add_parser("predict", help="print a trained network's output for some inputs")
     pr.add_argument("experiment", metavar="FILE")
@@ -91,10 +94,30 @@ def _count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{quote(text)} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative")
     return value
+
+
+def _mirror(text: str) -> str:
+    """An http(s) address with a host, or a usage error (urllib would raise ValueError later)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port is not False
+    except ValueError:  # a bad port or bracket
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{quote(text)} is not an http:// or https:// address")
+    return text
+
+
+def _save_path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a file name to save to")
+    return text
 
 
 def _join_input_values(argv: list[str]) -> list[str]:
@@ -115,10 +138,17 @@ def _join_input_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):
+        # A name from a file may hold a lone surrogate ("\ud800"), which UTF-8 cannot encode:
+        # print it escaped rather than fail the run.
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
     try:
         if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
             if len(argv) > 1:
-                raise UsageError(f"unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}")
+                raise UsageError(f"unknown command {quote(argv[0])}; commands: {', '.join(COMMANDS)}")
             return _open_window(argv[0] if argv else None)
         args = _parser().parse_args(_join_input_values(argv))
         if args.command is None:
@@ -140,11 +170,18 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), EXIT_ERROR)
         if os.environ.get("NNBENCH_DEBUG"):
             raise
-        return _fail(f"internal error ({type(e).__name__}: {e}); set NNBENCH_DEBUG=1 for details", EXIT_ERROR)
+        return _fail(f"internal error ({type(e).__name__}: {str(e)[:200]}); set NNBENCH_DEBUG=1 for details",
+                     EXIT_ERROR)
+
+
+MAX_MESSAGE = 2000  # characters: messages quote input shortened; this is the last guard
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"nnbench: error: {' '.join(str(message).split())}", file=sys.stderr)
+    text = " ".join(str(message).split())
+    if len(text) > MAX_MESSAGE:
+        text = f"{text[: MAX_MESSAGE // 2]} ... {text[-MAX_MESSAGE // 4 :]}"
+    print(f"nnbench: error: {text}", file=sys.stderr)
     return code
 
 
@@ -156,7 +193,8 @@ def _open_window(path: str | None) -> int:
         from nnbench import presets, resources
 
         if path not in presets.names():
-            raise UsageError(f"{path}: no such file, preset or command (commands: {', '.join(COMMANDS)})")
+            raise UsageError(f"{quote(path)}: no such file, preset or command "
+                             f"(commands: {', '.join(COMMANDS)})")
         path = str(resources.preset_path(path))  # the window opens presets as files
     if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
             and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
@@ -200,7 +238,7 @@ def resolve(spec: str):
         return load_experiment(spec)
     if spec in presets.names():
         return presets.load_preset(spec)
-    raise SpecError(f"{spec}: no such file or preset (see 'nnbench presets')")
+    raise SpecError(f"{quote(spec)}: no such file or preset (see 'nnbench presets')")
 
 
 def _mnist_source(source: dict[str, Any], args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
@@ -398,7 +436,7 @@ def _predict(args: argparse.Namespace) -> int:
         try:
             rows.append([float(v) for v in text.replace(";", ",").split(",") if v.strip()])
         except ValueError:
-            raise UsageError(f"--input {text!r}: give numbers separated by commas") from None
+            raise UsageError(f"--input {quote(text)}: give numbers separated by commas") from None
     if any(len(r) != len(rows[0]) for r in rows):
         raise UsageError("every --input row needs the same number of values")
     net = exp.saved.network() if exp.saved is not None else None
@@ -443,7 +481,7 @@ def _bench(args: argparse.Namespace) -> int:
     try:
         threads = [int(t) for t in args.threads.split(",") if t.strip()]
     except ValueError:
-        raise UsageError(f"--threads {args.threads!r}: give thread counts like 1,2") from None
+        raise UsageError(f"--threads {quote(args.threads)}: give thread counts like 1,2") from None
     if not threads or any(t < 1 for t in threads):
         raise UsageError("--threads needs counts >= 1")
     return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch) or 0)

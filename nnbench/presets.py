@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from nnbench import resources
-from nnbench.errors import FileFormatError, NnbenchError, SpecError
+from nnbench.errors import FileFormatError, NnbenchError, SpecError, quote
 from nnbench.experiment import Experiment
 
 # The order File > Examples and ``nnbench presets`` show them in: simplest first.
@@ -44,7 +44,7 @@ def load_preset(name: str) -> Experiment:
     path = resources.preset_path(name)
     if not path.is_file():
         known = ", ".join(names()) or "none"
-        raise SpecError(f"no preset named {name!r}; presets: {known}")
+        raise SpecError(f"no preset named {quote(name)}; presets: {known}")
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:

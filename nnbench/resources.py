@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from nnbench.errors import SpecError
+from nnbench.errors import SpecError, quote
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ICON_SUFFIXES = (".svg", ".png")
@@ -45,7 +45,7 @@ def presets_dir() -> Path:
 def preset_path(name: str) -> Path:
     """``resources/presets/NAME.json``; the name is checked so it cannot leave the folder."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise SpecError(f"{name!r} is not a preset name (lower-case letters, digits, '-' and '_')")
+        raise SpecError(f"{quote(name)} is not a preset name (lower-case letters, digits, '-' and '_')")
     return presets_dir() / f"{name}.json"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnbench.errors import SpecError
+from nnbench.errors import SpecError, quote
 
 
 def class_targets(labels: np.ndarray, n_classes: int, dtype: type = np.float64) -> np.ndarray:
@@ -20,9 +20,9 @@ def class_targets(labels: np.ndarray, n_classes: int, dtype: type = np.float64) 
 def check_split_params(test_fraction: float, seed: int) -> None:
     """Refuse a split the builders cannot honour, with the offending value in the message."""
     if not isinstance(test_fraction, (int, float)) or not 0.0 <= test_fraction <= 0.9:
-        raise SpecError(f"test fraction must be between 0 and 0.9, got {test_fraction!r}")
+        raise SpecError(f"test fraction must be between 0 and 0.9, got {quote(test_fraction)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SpecError(f"seed must be a whole number >= 0, got {seed!r}")
+        raise SpecError(f"seed must be a whole number >= 0, got {quote(seed)}")
 
 
 def n_test_rows(n: int, test_fraction: float) -> int:

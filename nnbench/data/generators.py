@@ -15,7 +15,7 @@ import numpy as np
 
 from nnbench.data.arrays import check_split_params, class_targets, shuffle_split
 from nnbench.data.dataset import Dataset, Task
-from nnbench.errors import SpecError
+from nnbench.errors import SpecError, quote
 
 LIMIT = 6.0  # the plane is [-LIMIT, LIMIT]^2, as in TensorFlow Playground
 SHIFT = 3.0  # noise 0.1 moves a point by sd 0.3: visible, still separable; 0.5 is heavy
@@ -188,12 +188,13 @@ GENERATORS: dict[str, GeneratorInfo] = {
 
 def _check(name: str, n: int, noise: float, extra: dict[str, Any]) -> GeneratorInfo:
     if name not in GENERATORS:
-        raise SpecError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
+        raise SpecError(f"unknown generator {quote(name)}; choose one of {', '.join(GENERATORS)}")
     info = GENERATORS[name]
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 4 <= n <= MAX_N:
-        raise SpecError(f"{name}: number of points must be a whole number from 4 to {MAX_N:,}, got {n!r}")
+        raise SpecError(f"{name}: number of points must be a whole number from 4 to {MAX_N:,}, "
+                        f"got {quote(n)}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
-        raise SpecError(f"{name}: noise must be a number >= 0, got {noise!r}")
+        raise SpecError(f"{name}: noise must be a number >= 0, got {quote(noise)}")
     unknown = set(extra) - set(info.defaults)
     if unknown:
         raise SpecError(f"{name}: unknown parameter(s) {', '.join(sorted(unknown))}")
@@ -201,7 +202,7 @@ def _check(name: str, n: int, noise: float, extra: dict[str, Any]) -> GeneratorI
     if "classes" in info.defaults and (
         isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or not 2 <= classes <= 10
     ):
-        raise SpecError(f"{name}: classes must be a whole number from 2 to 10, got {classes!r}")
+        raise SpecError(f"{name}: classes must be a whole number from 2 to 10, got {quote(classes)}")
     if "classes" in info.defaults and n < 2 * classes:
         raise SpecError(f"{name}: {n} points are too few for {classes} classes (need {2 * classes})")
     return info

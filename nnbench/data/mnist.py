@@ -13,7 +13,7 @@ from nnbench.data.arrays import class_targets
 from nnbench.data.dataset import Dataset
 from nnbench.data.download import DownloadCancelled, Progress, fetch, file_matches
 from nnbench.data.idx import MAX_BYTES, read_idx
-from nnbench.errors import DownloadError, FileFormatError, SpecError
+from nnbench.errors import DownloadError, FileFormatError, SpecError, quote
 from nnbench.npyread import read_npz
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -88,7 +88,7 @@ def _first(n: int | None, what: str, available: int) -> int:
     if n is None:
         return available
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= available:
-        raise SpecError(f"{what} must be a whole number from 1 to {available}, got {n!r}")
+        raise SpecError(f"{what} must be a whole number from 1 to {available}, got {quote(n)}")
     return int(n)
 
 
@@ -108,7 +108,7 @@ def _assemble(
         if split is None:
             split = (n - max(1, n // 5), max(1, n // 5))
         if len(split) != 2 or not all(isinstance(v, int) and v >= 1 for v in split) or sum(split) > n:
-            raise SpecError(f"split must be two counts >= 1 adding up to at most {n}, got {split!r}")
+            raise SpecError(f"split must be two counts >= 1 adding up to at most {n}, got {quote(split)}")
         train, test = (
             (x[: split[0]], labels[: split[0]]),
             (x[n - split[1] :], labels[n - split[1] :]),
@@ -240,7 +240,7 @@ def dataset_from_source(args: dict[str, Any]) -> Dataset:
             return load_mnist_npz(args["path"], **opts)
         return load_mnist_dir(args["path"], **opts)
     raise SpecError(
-        f"an MNIST source needs 'path' (a string), 'files' (4 paths) or 'cache': true; got {args!r}"
+        f"an MNIST source needs 'path' (a string), 'files' (4 paths) or 'cache': true; got {quote(args)}"
     )
 
 

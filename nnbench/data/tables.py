@@ -87,7 +87,7 @@ def table(name: str) -> Dataset:
 
 def _number(value: Any, row: int, column: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"row {row}, column {column!r}: {value!r} is not a finite number")
+        raise SpecError(f"row {row}, column {quote(column)}: {quote(value)} is not a finite number")
     return float(value)
 
 
@@ -112,7 +112,8 @@ def table_from_rows(
     if not 1 <= n_features < len(columns):
         raise SpecError(f"table {quote(name)}: {n_features} input columns of {len(columns)} leaves no target")
     if task not in ("classification", "regression"):
-        raise SpecError(f"table {quote(name)}: task must be 'classification' or 'regression', got {task!r}")
+        raise SpecError(f"table {quote(name)}: task must be 'classification' or 'regression', "
+                        f"got {quote(task)}")
     if task == "classification" and len(columns) - n_features != 1:
         raise SpecError(f"table {quote(name)}: a classification table needs exactly one target column")
     if not rows:

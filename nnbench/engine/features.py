@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from nnbench.errors import SpecError
+from nnbench.errors import SpecError, quote
 
 _MAPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "x1": lambda a, b: a,
@@ -31,10 +31,10 @@ LABELS = {"x1": "x₁", "x2": "x₂", "x1^2": "x₁²", "x2^2": "x₂²", "x1*x2
 def normalize(names: Sequence[str]) -> tuple[str, ...]:
     """The feature names in canonical order; unknown, repeated or no names are a SpecError."""
     if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-        raise SpecError(f"features must be a list of names, got {names!r}")
+        raise SpecError(f"features must be a list of names, got {quote(names)}")
     unknown = [n for n in names if n not in _MAPS]
     if unknown:
-        raise SpecError(f"unknown input feature {unknown[0]!r}; known: {', '.join(FEATURES)}")
+        raise SpecError(f"unknown input feature {quote(unknown[0])}; known: {', '.join(FEATURES)}")
     if len(set(names)) != len(names):
         raise SpecError("an input feature is listed twice")
     if not names:

@@ -121,13 +121,37 @@ def save(
 
 
 def write_atomic(path: Path, data: bytes | memoryview) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``. Temporary
-    files of ``path`` left by a save that was killed are removed first (see _remove_stale)."""
-    folder = path.parent if str(path.parent) else Path(".")
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``, as careful
+    editors do: a symlink is written through (its target is replaced, the link stays), the
+    target's permissions and owner are kept (a new file gets 0666 less the umask), a file with
+    other hard links is rewritten in place once the complete copy is on disk (so every name sees
+    the new content), and a read-only file or anything that is not a regular file (a folder, a
+    FIFO, a device such as /dev/null) is refused with a message and left alone. Temporary files of
+    ``path`` left by a save that was killed are removed first (see _remove_stale)."""
+    path = Path(path)
+    if not str(path).strip() or path.name in ("", ".", ".."):
+        raise NnbenchError("give a file name to save to; nothing was written")
+    shown = quote(path.name) if len(path.name) > 60 else path.name
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        old = os.stat(target)
+    except FileNotFoundError:
+        old = None
+    except OSError as e:
+        raise NnbenchError(f"could not save {shown}: {e.strerror or e}; nothing was written") from e
+    if old is not None:
+        if not stat.S_ISREG(old.st_mode):
+            raise NnbenchError(f"cannot save to {shown}: it is not a regular file (a folder, device or "
+                               "pipe); nothing was written")
+        # Root may write anything, so os.access alone would let a 0444 file be replaced.
+        if not old.st_mode & 0o222 or not os.access(target, os.W_OK):
+            raise NnbenchError(f"{shown} is read-only; nothing was overwritten (save under another name, "
+                               "or make it writable first)")
+    folder = target.parent if str(target.parent) else Path(".")
     with _writing_lock:  # held until registered, so another thread cannot take ours for stale
-        _remove_stale(folder, path.name)
+        _remove_stale(folder, target.name)
         try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{_HOST}-{os.getpid()}-",
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.{_HOST}-{os.getpid()}-",
                                        suffix=".part")
             st = os.fstat(fd)
         except OSError as e:
@@ -135,11 +159,15 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
         key = (st.st_dev, st.st_ino)
         _writing.add(key)
     try:
+        _take_mode(fd, old)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if old is not None and old.st_nlink > 1 and _rewrite_in_place(target, data):
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
     except BaseException as e:  # also KeyboardInterrupt: never leave the temporary file behind
         try:
             os.unlink(tmp)
@@ -147,7 +175,7 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
             pass
         if isinstance(e, OSError):
             raise NnbenchError(
-                f"could not save {path.name}: {e.strerror or e}; nothing was overwritten"
+                f"could not save {shown}: {e.strerror or e}; nothing was overwritten"
             ) from e
         raise
     finally:
@@ -161,6 +189,57 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def _umask() -> int:
+    try:  # read, not set: setting the umask to read it would race with other threads' files
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _take_mode(fd: int, old: os.stat_result | None) -> None:
+    """Give the temporary file the target's permissions and owner (best effort for the owner:
+    only root may give a file away), or a new file's usual 0666 less the umask."""
+    if not hasattr(os, "fchmod"):
+        return
+    if old is None:
+        os.fchmod(fd, 0o666 & ~_umask())
+        return
+    if hasattr(os, "fchown") and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except OSError:
+            pass
+    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+
+
+def _rewrite_in_place(target: Path, data: bytes | memoryview) -> bool:
+    """Overwrite a hard-linked file in place, so its other names see the new content. The space
+    is reserved first, so a full disk fails before a byte is overwritten; False (the caller
+    renames instead, splitting the link) when that cannot be done."""
+    try:
+        fd = os.open(target, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        if hasattr(os, "posix_fallocate") and len(data):
+            os.posix_fallocate(fd, 0, len(data))
+        view, done = memoryview(data), 0
+        while done < len(view):
+            done += os.write(fd, view[done:])
+        os.ftruncate(fd, len(view))
+        os.fsync(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _remove_stale(folder: Path, name: str) -> None:

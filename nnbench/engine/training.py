@@ -16,7 +16,7 @@ import numpy as np
 
 from nnbench.engine import losses, optimizers
 from nnbench.engine.network import Network
-from nnbench.errors import IncompatibleError, SpecError, TrainingDiverged
+from nnbench.errors import IncompatibleError, SpecError, TrainingDiverged, quote
 
 GRADIENTS = ("backprop", "numerical")
 # Weight penalties, as in TensorFlow Playground: on the weights, not the biases. The objective
@@ -52,27 +52,29 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.loss not in losses.LOSSES:
-            raise SpecError(f"unknown loss {self.loss!r}; known: {', '.join(losses.LOSSES)}")
+            raise SpecError(f"unknown loss {quote(self.loss)}; known: {', '.join(losses.LOSSES)}")
         if self.optimizer not in optimizers.OPTIMIZERS:
-            raise SpecError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(optimizers.OPTIMIZERS)}")
+            raise SpecError(f"unknown optimizer {quote(self.optimizer)}; "
+                            f"known: {', '.join(optimizers.OPTIMIZERS)}")
         check_lr(self.lr)
         if not isinstance(self.momentum, (int, float)) or not 0.0 <= self.momentum < 1.0:
             raise SpecError(f"momentum must be in [0, 1), got {self.momentum}")
         if not isinstance(self.batch_size, int) or self.batch_size < 0:
-            raise SpecError(f"batch size must be a whole number >= 1 (or 0 for the whole set), got {self.batch_size}")
+            raise SpecError("batch size must be a whole number >= 1 (or 0 for the whole set), "
+                            f"got {quote(self.batch_size)}")
         if not isinstance(self.epochs, int) or self.epochs < 0:
             raise SpecError(f"epochs must be a whole number >= 0, got {self.epochs}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise SpecError(f"the seed must be a whole number >= 0, got {self.seed}")
         if self.gradients not in GRADIENTS:
-            raise SpecError(f"gradients must be one of {', '.join(GRADIENTS)}, got {self.gradients!r}")
+            raise SpecError(f"gradients must be one of {', '.join(GRADIENTS)}, got {quote(self.gradients)}")
         if self.regularization not in REGULARIZATIONS:
             raise SpecError(f"regularization must be one of {', '.join(REGULARIZATIONS)}, "
-                            f"got {self.regularization!r}")
+                            f"got {quote(self.regularization)}")
         rate = self.reg_rate
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not math.isfinite(rate) \
                 or not 0.0 <= rate <= 10.0:
-            raise SpecError(f"the regularization rate must be a number from 0 to 10, got {rate!r}")
+            raise SpecError(f"the regularization rate must be a number from 0 to 10, got {quote(rate)}")
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -93,7 +95,7 @@ class TrainConfig:
                  "gradients": str, "regularization": str, "reg_rate": (int, float)}
         for key, value in d.items():
             if not isinstance(value, kinds[key]) or (isinstance(value, bool) and kinds[key] is not bool):
-                raise SpecError(f"training setting {key!r} has the wrong type: {value!r}")
+                raise SpecError(f"training setting {key!r} has the wrong type: {quote(value)}")
         return cls(**d)
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -102,7 +104,7 @@ class TrainConfig:
 
 def check_lr(lr: float) -> float:
     if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or lr <= 0:
-        raise SpecError(f"the learning rate must be a number > 0, got {lr!r}")
+        raise SpecError(f"the learning rate must be a number > 0, got {quote(lr)}")
     if lr > 1e4:
         raise SpecError(f"a learning rate of {lr:g} is far too large (at most 10000)")
     return float(lr)
