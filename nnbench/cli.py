@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, NnbenchError):
             return _fail(str(e), EXIT_ERROR)
         if isinstance(e, OSError):
-            return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), EXIT_ERROR)
+            where = "" if e.filename is None else f"{quote(os.fsdecode(e.filename))}: "
+            return _fail(f"{where}{e.strerror or e}", EXIT_ERROR)
         if os.environ.get("NNBENCH_DEBUG"):
             raise
         return _fail(f"internal error ({type(e).__name__}: {str(e)[:200]}); set NNBENCH_DEBUG=1 for details",
