@@ -18,10 +18,8 @@ from PySide6.QtWidgets import (
 
 from nnbench.engine import LayerSpec, NetworkSpec
 from nnbench.engine.activations import HIDDEN_ACTIVATIONS
+from nnbench.engine.spec import MAX_HIDDEN, MAX_UNITS
 from nnbench.ui.session import Session
-
-MAX_NEURONS = 512
-MAX_HIDDEN = 16
 
 
 class _UndoPassThrough(QObject):
@@ -178,8 +176,8 @@ class NetworkPanel(QWidget):
         self.table.setCellWidget(row, 0, label)
         units = QSpinBox()
         units.installEventFilter(self._pass_undo)
-        units.setRange(1, MAX_NEURONS)
-        units.setValue(min(layer.units, MAX_NEURONS))
+        units.setRange(1, MAX_UNITS)  # the spec's own limit: the box never clamps the model
+        units.setValue(layer.units)
         units.setKeyboardTracking(False)
         units.setAccessibleName(f"neurons in hidden layer {row}")
         act = QComboBox()

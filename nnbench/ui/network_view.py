@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from nnbench.engine import LayerSpec, NetworkSpec
 from nnbench.engine import features as feature_maps
+from nnbench.engine import spec as spec_limits  # the limits, defined once in the core
 from nnbench.engine.activations import HIDDEN_ACTIVATIONS
 from nnbench.ui import dialogs
 from nnbench.ui.colors import BLUE, ORANGE, diverging_rgb
@@ -35,8 +36,6 @@ from nnbench.ui.worker import Frame
 
 MAX_SHOWN = 16  # a wider layer shows its first MAX_SHOWN - 1 neurons and "+N more"
 BLOCK_INPUTS = 16  # more inputs than this show as one block (MNIST's 784)
-MAX_NEURONS = 512  # as the layer list allows
-MAX_HIDDEN = 16
 NODE = 30  # neuron size in scene units
 DX = 120  # column spacing
 DY = 38  # neuron spacing
@@ -625,7 +624,7 @@ class NetworkView(QGraphicsView):
 
     def _add_layer(self) -> None:
         layers = self._hidden()
-        if len(layers) < MAX_HIDDEN:
+        if len(layers) < spec_limits.MAX_HIDDEN:
             template = layers[-1] if layers else LayerSpec(4, "tanh")
             self.session.set_hidden((*layers, LayerSpec(template.units, template.activation, template.bias)))
 
@@ -636,7 +635,7 @@ class NetworkView(QGraphicsView):
 
     def _add_neurons(self, h: int, delta: int) -> None:
         layers = self._hidden()
-        if h < len(layers) and 1 <= layers[h].units + delta <= MAX_NEURONS:
+        if h < len(layers) and 1 <= layers[h].units + delta <= spec_limits.MAX_UNITS:
             layers[h] = LayerSpec(layers[h].units + delta, layers[h].activation, layers[h].bias)
             self.session.set_hidden(tuple(layers))
 
