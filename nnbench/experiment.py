@@ -1,6 +1,6 @@
 """An experiment: everything needed to run a training again, and its weights once trained.
 
-A preset is an experiment as JSON (``resources/presets/NAME.json``); a trained experiment is an
+A preset is an experiment as JSON (``nnbench/presets_data/NAME.json``); a trained experiment is an
 ``.npz`` network file (:mod:`nnbench.engine.files`) whose record also carries the dataset source
 and the experiment's own fields, so ``load_experiment`` reads either and ``build()`` continues
 training from the saved weights.

@@ -1,4 +1,4 @@
-"""Built-in experiments, one per classic from-scratch tutorial (``resources/presets/*.json``)."""
+"""Built-in experiments, one per classic from-scratch tutorial (``nnbench/presets_data/*.json``)."""
 
 from __future__ import annotations
 

@@ -1,49 +1,45 @@
 """Where nnbench's files live: the one module that knows (presets, icons, benchmarks).
 
-Resources sit in the top-level ``resources/`` folder of the source tree, beside the package, so
-they are found from a checkout and from an editable install (``pip install -e .``); a regular
-install (``pip install .``) copies the presets to ``<prefix>/share/nnbench``. No Qt here:
-``icon(name)`` returns a path for the UI to load.
+The presets are package data (``nnbench/presets_data/*.json``), read through
+:mod:`importlib.resources`, so a checkout, an editable install and a wheel all find them the
+same way. Icons, when there are any, sit in the source tree's top-level ``resources/icons``;
+the benchmark scripts exist only in a checkout. No Qt here: ``icon(name)`` returns a path for
+the UI to load.
 """
 
 from __future__ import annotations
 
 import re
-import sys
+from importlib import resources as _importlib_resources
 from pathlib import Path
 
 from nnbench.errors import SpecError, quote
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ICON_SUFFIXES = (".svg", ".png")
+PRESETS_PACKAGE = "nnbench"
+PRESETS_FOLDER = "presets_data"
 
 
 def repo_dir() -> Path:
-    """The folder that holds the ``nnbench`` package (the source tree's root)."""
+    """The folder that holds the ``nnbench`` package (the source tree's root in a checkout)."""
     return Path(__file__).resolve().parent.parent
 
 
 def resources_dir() -> Path:
-    """``resources/`` of the source tree (a checkout, an editable install), else the copy a
-    regular install puts in ``<prefix>/share/nnbench``."""
-    here = repo_dir() / "resources"
-    if (here / "presets").is_dir():
-        return here
-    import site
-
-    for prefix in (sys.prefix, site.getuserbase()):  # pip install . / pip install --user .
-        installed = Path(prefix) / "share" / "nnbench"
-        if (installed / "presets").is_dir():
-            return installed
-    return here
+    """The source tree's top-level ``resources/`` (icons; absent from a wheel install)."""
+    return repo_dir() / "resources"
 
 
 def presets_dir() -> Path:
-    return resources_dir() / "presets"
+    """The presets' folder inside the installed package. The package is a plain folder on disk
+    (never imported from a zip: the window opens presets as files), so this is a real path."""
+    folder = _importlib_resources.files(PRESETS_PACKAGE).joinpath(PRESETS_FOLDER)
+    return Path(str(folder))
 
 
 def preset_path(name: str) -> Path:
-    """``resources/presets/NAME.json``; the name is checked so it cannot leave the folder."""
+    """``nnbench/presets_data/NAME.json``; the name is checked so it cannot leave the folder."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise SpecError(f"{quote(name)} is not a preset name (lower-case letters, digits, '-' and '_')")
     return presets_dir() / f"{name}.json"

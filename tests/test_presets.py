@@ -148,18 +148,3 @@ def test_unknown_and_broken_presets_are_refused_clearly():
         presets.load_preset("../etc/passwd")
     assert resources.preset_path("xor-mlp").is_file()
     assert not isinstance(FileFormatError("x"), SpecError)
-
-
-def test_presets_are_found_in_prefix_share_when_there_is_no_source_tree(tmp_path, monkeypatch):
-    """What a regular (non-editable) install looks like: pyproject's data-files put the presets
-    in <prefix>/share/nnbench/presets."""
-    import sys
-
-    share = tmp_path / "prefix" / "share" / "nnbench" / "presets"
-    share.mkdir(parents=True)
-    (share / "perceptron.json").write_bytes(resources.preset_path("perceptron").read_bytes())
-    monkeypatch.setattr(resources, "repo_dir", lambda: tmp_path / "site-packages")
-    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
-    assert resources.preset_path("perceptron") == share / "perceptron.json"
-    assert presets.names() == ["perceptron"]
-    assert presets.load_preset("perceptron").name == "perceptron"
