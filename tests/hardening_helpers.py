@@ -13,6 +13,13 @@ GiB = 1 << 30
 
 _CHILD = """
 import json, resource, sys
+
+
+def peak():  # VmHWM: ru_maxrss would include the parent's memory from before exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 limit, out = int(sys.argv[1]), sys.argv[2]
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from nnbench import cli
@@ -21,7 +28,7 @@ try:
 except BaseException as e:
     code = f"raised {type(e).__name__}"
 with open(out, "w") as f:
-    json.dump({"code": code, "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}, f)
+    json.dump({"code": code, "maxrss": peak()}, f)
 """
 
 
