@@ -231,13 +231,26 @@ def write_opt_change(originals, tmp_path, key, value) -> str:
     ("t", np.array([2.5]), "step count 2.5 is not a whole number"),
     ("layer0.W.m", np.full((3, 4), np.nan), "opt.layer0.W.m holds NaN or infinite values"),
     ("layer0.W.v", np.full((3, 4), -1.0), "negative second moments"),
-    ("layer0.W.m", np.full((3, 4), 1e300), "not moments Adam can reach"),
+    ("layer0.W.m", np.full((3, 4), 1e100), "not moments Adam can reach"),
     ("layer0.W.v", np.zeros((3, 5)), "opt.layer0.W.v has shape (3, 5), the network needs (3, 4)"),
 ])
 def test_damaged_optimizer_state_gets_one_message(originals, tmp_path, capsys, key, value, message):
     path = write_opt_change(originals, tmp_path, key, value)
     err = one_error_line(capsys, ["train", path, "--epochs", "2"])
     assert message in err and "opt.npz" in err
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("key,value", [("opt.layer0.W.m", 1e200), ("opt.layer0.W.v", 1e300),
+                                       ("layer0.W", 1e155), ("layer1.W", -1e308)])
+def test_values_too_large_to_compute_with_are_refused(originals, tmp_path, capsys, key, value):
+    entries = members(originals["trained"])
+    shape = np.load(io.BytesIO(entries[f"{key}.npy"])).shape
+    entries[f"{key}.npy"] = npy(np.full(shape, value))
+    path = tmp_path / "large.npz"
+    path.write_bytes(archive(entries))
+    err = one_error_line(capsys, ["train", str(path), "--epochs", "2"])
+    assert f"{key} holds values above 1.34e+154, too large to compute with in float64" in err
 
 
 def test_undamaged_optimizer_state_still_continues_exactly(originals, tmp_path):

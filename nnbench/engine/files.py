@@ -468,6 +468,12 @@ def _as_dtype(arr: np.ndarray, dtype: str, key: str, name: str) -> np.ndarray:
         out = arr.astype(dtype)
     if not np.all(np.isfinite(out)):
         raise FileFormatError(f"{name}: {key} holds NaN or infinite values as {dtype}")
+    # Squaring (an L2 penalty, Adam's g^2) overflows above the square root of the largest float:
+    # no training ever saves such values, and using them would end in overflow warnings.
+    top = math.sqrt(float(np.finfo(out.dtype).max))
+    if out.size and float(np.max(np.abs(out))) > top:
+        raise FileFormatError(f"{name}: {key} holds values above {top:.3g}, too large to compute with "
+                              f"in {dtype}")
     return out
 
 
