@@ -135,7 +135,7 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         old = os.stat(target)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # creating the temporary file will say why
         old = None
     except OSError as e:
         raise NnbenchError(f"could not save {shown}: {e.strerror or e}; nothing was written") from e
