@@ -99,3 +99,24 @@ def test_quote_keeps_short_values_as_repr_and_cuts_long_ones():
     assert len(quote(list(range(10**6)))) < 60
     assert len(quote({"k": "v" * 10**6})) < 120
     assert quote(10**5000) == "<int>"  # repr would raise (over 4,300 digits)
+
+
+@pytest.mark.parametrize("key", ["lr", "momentum", "reg_rate"])
+def test_a_rate_of_400_digits_is_one_line(tmp_path, capsys, key):
+    exp = presets.load_preset("xor-mlp").to_dict()
+    exp["training"][key] = 10**400
+    path = tmp_path / "digits.json"
+    path.write_text(json.dumps(exp))
+    code = cli.main(["train", str(path), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_ERROR and f"'{key}' is far out of range" in err and "internal error" not in err
+    assert len(err) < 300
+
+
+@pytest.mark.parametrize("key", ["seed", "batch_size"])
+def test_a_count_of_400_digits_still_trains(tmp_path, capsys, key):
+    exp = presets.load_preset("xor-mlp").to_dict()
+    exp["training"][key] = 10**400
+    path = tmp_path / "digits.json"
+    path.write_text(json.dumps(exp))
+    assert cli.main(["train", str(path), "--epochs", "2"]) == 0, capsys.readouterr().err

@@ -58,7 +58,7 @@ class TrainConfig:
                             f"known: {', '.join(optimizers.OPTIMIZERS)}")
         check_lr(self.lr)
         if not isinstance(self.momentum, (int, float)) or not 0.0 <= self.momentum < 1.0:
-            raise SpecError(f"momentum must be in [0, 1), got {self.momentum}")
+            raise SpecError(f"momentum must be in [0, 1), got {quote(self.momentum)}")
         if not isinstance(self.batch_size, int) or self.batch_size < 0:
             raise SpecError("batch size must be a whole number >= 1 (or 0 for the whole set), "
                             f"got {quote(self.batch_size)}")
@@ -96,6 +96,9 @@ class TrainConfig:
         for key, value in d.items():
             if not isinstance(value, kinds[key]) or (isinstance(value, bool) and kinds[key] is not bool):
                 raise SpecError(f"training setting {key!r} has the wrong type: {quote(value)}")
+            if kinds[key] == (int, float) and isinstance(value, int) and not -(2**53) <= value <= 2**53:
+                # no rate is that large, and math.isfinite would raise OverflowError on it
+                raise SpecError(f"training setting {key!r} is far out of range: {quote(value)}")
         return cls(**d)
 
     def replace(self, **changes: Any) -> TrainConfig:
