@@ -223,7 +223,7 @@ def _mnist_source(source: dict[str, Any], args: argparse.Namespace, out: TextIO)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from nnbench.experiment import compare_gradients, save_experiment
+    from nnbench.experiment import compare_gradients
 
     out = sys.stdout
     exp = resolve(args.experiment)
@@ -257,7 +257,7 @@ def _train(args: argparse.Namespace) -> int:
         with _blas_threads(args.threads):
             return _numerical(exp, args, out, compare_gradients)
     with _blas_threads(args.threads):
-        return _run(exp, args, out, save_experiment)
+        return _run(exp, args, out)
 
 
 def _blas_threads(n: int):
@@ -271,8 +271,12 @@ def _blas_threads(n: int):
     return threadpool_limits(limits=n, user_api="blas")
 
 
-def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
-    ds, net, trainer = exp.build()
+def _run(exp, args: argparse.Namespace, out: TextIO) -> int:
+    from nnbench.bench import Bench
+    from nnbench.commands import Save
+
+    bench = Bench.from_experiment(exp)
+    ds, net, trainer = bench.dataset, bench.net, bench.trainer
     every = args.every or exp.report_every or max(1, exp.training.epochs // 10)
     name = exp.name
     start_epoch = trainer.epoch
@@ -285,7 +289,7 @@ def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
     target = start_epoch + exp.training.epochs
     try:
         if exp.training.epochs > 0:
-            for step in trainer.steps():
+            for step in bench.steps():
                 if bar is not None:
                     bar.update(step.epoch - start_epoch, step.loss)
                 if step.epoch_end:
@@ -301,7 +305,7 @@ def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
             bar.clear()
     seconds = time.perf_counter() - started
     if args.save:
-        save_experiment(args.save, exp, net, trainer)
+        bench.apply(Save(args.save))
         print(f"saved to {args.save}", file=out)
     metrics = _metrics(trainer, exp.training.epochs, seconds)
     print(_summary(metrics), file=out)
