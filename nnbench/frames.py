@@ -148,7 +148,10 @@ class FrameReader:
         if int(w[_SEQ[slot]]) != seq:
             return None  # lapped by the writer while copying: try again next tick
         self.seen = count
-        return decode(raw)
+        try:
+            return decode(raw)
+        except (ValueError, KeyError, TypeError):  # not one of ours: skip it, keep the last good one
+            return None
 
     def close(self) -> None:
         self.words = None  # type: ignore[assignment]

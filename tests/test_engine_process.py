@@ -79,3 +79,31 @@ def test_a_killed_engine_leaves_no_shared_memory_behind(qtbot):
     finally:
         close_window(window)
     assert not children() and not segments()
+
+
+def test_frames_larger_than_the_first_segment_still_reach_the_views(qtbot):
+    from nnbench.engine import LayerSpec
+    from nnbench.ui.worker import FIRST_SEGMENT
+
+    window = open_window(qtbot)
+    s = window.session
+    try:
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, (300, 784), dtype=np.uint8)
+        y = np.eye(10)[rng.integers(0, 10, 300)]
+        from nnbench.data import Dataset
+
+        ds = Dataset("wide", "classification", x[:200], y[:200], x[200:], y[200:],
+                     tuple(f"p{i}" for i in range(784)), tuple(map(str, range(10))),
+                     source={"kind": "synthetic"}, x_scale=1 / 255, image_shape=(28, 28))
+        with qtbot.waitSignal(s.dataset_changed, timeout=WAIT):
+            s.set_dataset(ds)
+        with qtbot.waitSignal(s.spec_changed, timeout=WAIT):
+            s.set_hidden((LayerSpec(600, "relu"),))
+        assert 4 * 784 * 600 > FIRST_SEGMENT  # one frame's weights do not fit the first segment
+        s.step()
+        qtbot.waitUntil(lambda: s.last_frame is not None and s.last_frame.snapshot.epoch == 1
+                        and s.last_frame.snapshot.weights["layer0.W"].shape == (784, 600), timeout=WAIT)
+        assert not segments()  # the grown segment's name is gone too
+    finally:
+        close_window(window)

@@ -268,11 +268,7 @@ class EngineWorker(QObject):
             return  # the wait's timeout brings us back
         f = None
         if new:
-            try:
-                f = reader.read()
-            except (ValueError, KeyError):  # damaged: skip it
-                reader.seen = -1 if reader.seen != -1 else reader.seen
-                f = None
+            f = reader.read()
             if f is None:
                 return  # lapped by the writer: the next tick reads the newer one
             self.last_engine_frame = f
