@@ -407,7 +407,7 @@ class Session(QObject):
                     is_zip = f.read(2) == b"PK"
             except OSError as e:
                 raise FileFormatError(f"cannot open {Path(path).name}: {e.strerror or e}") from e
-            saved = files.load(path) if is_zip else None
+            saved = files.load(path) if is_zip else _onnx_network(path)
             if saved is None or saved.dataset is not None:
                 ds, net, trainer = load_experiment(path).build()
             else:  # weights alone: they must fit the dataset in use
@@ -540,6 +540,16 @@ class Session(QObject):
         self._call(job, done, failed)
 
 # --- helpers that run on the engine thread -------------------------------------------------
+def _onnx_network(path: str):
+    """An ``.onnx`` file's network (nnbench.export), so one without a dataset record opens on
+    the dataset in use like a bare network file; None for any other file."""
+    if not path.lower().endswith(".onnx"):
+        return None
+    from nnbench.export import read_onnx_network
+
+    return read_onnx_network(path)
+
+
 def _dtype(ds: Dataset) -> str:
     return "float32" if ds.x_train.dtype == np.uint8 else "float64"
 
