@@ -248,6 +248,9 @@ def parse_onnx(data: bytes, name: str = "file") -> Imported:
         raise
     except NnbenchError as e:  # a SpecError from building the spec: the file's fault
         raise FileFormatError(f"{name}: {e}") from None
+    except (IndexError, KeyError, ValueError, TypeError, AttributeError, OverflowError) as e:
+        # a node or tensor malformed in a way no check above names (fuzzing's safety net)
+        raise FileFormatError(f"{name} is a damaged ONNX model ({type(e).__name__}: {str(e)[:100]})") from None
 
 
 class _Reader:
@@ -363,6 +366,8 @@ class _Reader:
         handler = getattr(self, f"op_{node.op_type}", None)
         if handler is None:
             raise self.unsupported(node)
+        if node.op_type != "Constant" and not (node.input and node.input[0]):
+            raise self.unsupported(node, "it has no input")
         for out in node.output:
             if out in self.kinds or out in self.consts:
                 raise self.unsupported(node, f"it writes {out!r} a second time")
