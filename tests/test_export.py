@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from export_helpers import TOL, cases, make_experiment, max_diff, training_rows
+
 from nnbench import data
 from nnbench.engine import LayerSpec, Network, NetworkSpec, TrainConfig
 from nnbench.experiment import Experiment, load_experiment, save_experiment
@@ -155,7 +155,8 @@ def write_csv(path: Path, n: int = 60, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = rng.normal([170, 65, 40], [10, 12, 9], (n, 3))
     y = (x[:, 0] - 170 + 0.5 * (x[:, 1] - 65) > 0).astype(int)
-    lines = ["height,weight,age,label"] + [f"{a:.3f},{b:.3f},{c:.3f},{t}" for (a, b, c), t in zip(x, y)]
+    rows = [f"{a:.3f},{b:.3f},{c:.3f},{t}" for (a, b, c), t in zip(x, y, strict=True)]
+    lines = ["height,weight,age,label", *rows]
     path.write_text("\n".join(lines) + "\n")
     return np.round(x, 3)
 
@@ -163,7 +164,8 @@ def write_csv(path: Path, n: int = 60, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["onnx", "numpy"])
 def test_a_standardised_csv_network_takes_the_raw_csv_values(kind, tmp_path):
     raw = write_csv(tmp_path / "people.csv")
-    ds = data.dataset_from_csv(tmp_path / "people.csv", ["height", "weight", "age"], "label", standardize=True)
+    ds = data.dataset_from_csv(tmp_path / "people.csv", ["height", "weight", "age"], "label",
+                               standardize=True)
     spec = NetworkSpec(3, (LayerSpec(4, "tanh"), LayerSpec(1, "sigmoid")))
     exp = Experiment("people", "people", "", ds.source, spec, TrainConfig(epochs=20))
     _, net, trainer = exp.build(ds)
@@ -229,7 +231,8 @@ def test_an_mnist_shaped_network_takes_pixels_0_to_255(kind, tmp_path):
     export_experiment(exp, kind, out)
     if kind == "onnx":
         got = run_onnx(out, pixels.astype(np.float32))
-        assert [n.op_type for n in onnx.load(str(out)).graph.node] == ["Mul", "Gemm", "Relu", "Gemm", "Softmax"]
+        ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+        assert ops == ["Mul", "Gemm", "Relu", "Gemm", "Softmax"]
         back = load_experiment(out)
         assert back.network == exp.network.__class__(**{**exp.network.__dict__, "init": "xavier"})
         assert back.dataset == exp.dataset

@@ -77,7 +77,8 @@ def test_export_to_numpy_and_torch_writes_the_script_and_its_weights(trained, tm
 
 def test_an_untrained_preset_exports_its_initial_weights_with_a_note(tmp_path, capsys):
     pytest.importorskip("onnx")
-    code, text, err = run(capsys, "export", "circle-features", "--to", "onnx", "--out", str(tmp_path / "c.onnx"))
+    code, text, err = run(capsys, "export", "circle-features", "--to", "onnx", "--out",
+                          str(tmp_path / "c.onnx"))
     assert code == 0 and "not trained" in err
     assert "features/x1_squared" in text and "features/sin_x1" not in text
 
@@ -92,7 +93,8 @@ def test_export_errors_are_one_line_with_the_usual_exit_codes(trained, tmp_path,
     code, _, err = run(capsys, "export", str(tmp_path / "missing.npz"), "--to", "numpy", "--out",
                        str(tmp_path / "x.py"))
     assert code == 1 and "no such file" in err
-    code, _, err = run(capsys, "export", str(trained), "--to", "numpy", "--out", str(tmp_path / "no" / "x.py"))
+    code, _, err = run(capsys, "export", str(trained), "--to", "numpy", "--out",
+                       str(tmp_path / "no" / "x.py"))
     assert code == 1 and err.startswith("nnbench: error: cannot write in") and err.count("\n") == 1
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x08\x07garbage")

@@ -52,7 +52,8 @@ def torch_style_mlp(rng):
              helper.make_node("Relu", ["a"], ["b"], name="/relu/Relu"),
              helper.make_node("Gemm", ["b", "fc2.weight", "fc2.bias"], ["c"], name="/fc2/Gemm", transB=1),
              helper.make_node("Sigmoid", ["c"], ["out"], name="/sig/Sigmoid")]
-    return model(nodes, [arr("fc1.weight", W1), arr("fc1.bias", b1), arr("fc2.weight", W2), arr("fc2.bias", b2)])
+    return model(nodes, [arr("fc1.weight", W1), arr("fc1.bias", b1), arr("fc2.weight", W2),
+                         arr("fc2.bias", b2)])
 
 
 def test_a_plain_mlp_from_elsewhere_opens_as_a_network(tmp_path):
@@ -171,7 +172,8 @@ def test_a_hidden_softmax_and_foreign_operator_sets_are_refused(tmp_path):
 
 def test_files_that_are_not_onnx_are_refused_clearly(tmp_path):
     for name, content in (("empty.onnx", b""), ("zip.onnx", b"PK\x03\x04 not onnx"),
-                          ("noise.onnx", np.random.default_rng(0).bytes(4096)), ("text.onnx", b"hello, world\n" * 10)):
+                          ("noise.onnx", np.random.default_rng(0).bytes(4096)),
+                          ("text.onnx", b"hello, world\n" * 10)):
         path = tmp_path / name
         path.write_bytes(content)
         with pytest.raises(FileFormatError) as info:
@@ -190,10 +192,10 @@ def test_files_that_are_not_onnx_are_refused_clearly(tmp_path):
 
 def test_mutated_exports_load_or_are_refused_clearly(tmp_path):
     """Flipped bytes and truncations of a real export: a network or FileFormatError, nothing else."""
+    from export_helpers import make_experiment
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from export_helpers import make_experiment
     from nnbench.export import export_experiment
     from nnbench.export.onnx_io import parse_onnx
 

@@ -10,8 +10,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from export_helpers import HEADS, TOL, cases, make_experiment, max_diff, training_rows
+
 from nnbench.engine.activations import HIDDEN_ACTIVATIONS
 from nnbench.export import export_experiment
 
@@ -71,8 +71,8 @@ def test_the_torch_script_is_short_and_has_one_line_per_layer(tmp_path):
     assert "nn.Linear(6, 5, bias=False), nn.Tanh(),  # hidden layer 2" in text
     assert "nn.Linear(5, 1), nn.Sigmoid(),  # output layer" in text
     assert len(text.splitlines()) < 100
-    r = subprocess.run([sys.executable, "-I", str(out), "0.5,-1"], capture_output=True, text=True, timeout=120,
-                       cwd=tmp_path)
+    r = subprocess.run([sys.executable, "-I", str(out), "0.5,-1"], capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     want = exp.saved.network().predict(np.array([[0.5, -1.0]]))[0, 0]
     assert float(r.stdout.strip(" []\n")) == pytest.approx(want, abs=1e-6)

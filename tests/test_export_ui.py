@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_ui_window import GRID, close_window, open_window, predictions
 
 from nnbench.ui import dialogs
-from test_ui_window import GRID, close_window, open_window, predictions
 
 ort = pytest.importorskip("onnxruntime")
 

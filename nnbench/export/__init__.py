@@ -28,7 +28,8 @@ from nnbench.export.scaling import InputScaling, from_source
 KINDS = ("onnx", "torch", "numpy")
 SUFFIXES = {"onnx": ".onnx", "torch": ".py", "numpy": ".py"}
 
-__all__ = ["KINDS", "InputScaling", "export", "export_experiment", "from_source", "network_of", "read_onnx_network", "weights_path"]
+__all__ = ["KINDS", "InputScaling", "export", "export_experiment", "from_source", "network_of",
+           "read_onnx_network", "weights_path"]
 
 
 def weights_path(out: str | os.PathLike) -> Path:
@@ -78,7 +79,9 @@ def network_of(experiment: Any) -> tuple[Network, bool]:
     return Network(experiment.network, np.random.default_rng(experiment.net_seed)), False
 
 
-def export_experiment(experiment: Any, kind: str, out: str | os.PathLike, *, scaling: bool = True) -> list[Path]:
+def export_experiment(
+    experiment: Any, kind: str, out: str | os.PathLike, *, scaling: bool = True
+) -> list[Path]:
     """Export an experiment's network with the input scaling its dataset record implies (or
     without, ``scaling=False``: then the export takes what the network itself is fed)."""
     net, _ = network_of(experiment)

@@ -29,6 +29,7 @@ _FEATURES = {
 def header(net: Network, scaling: InputScaling | None, what: str, weights_name: str) -> str:
     """The generated module's docstring: what it takes and gives."""
     spec = net.spec
+    example = ",".join(["0.5"] * min(spec.n_inputs, 3)) + (",..." if spec.n_inputs > 3 else "")
     takes = f"rows of {spec.n_inputs} input(s) as the data file holds them ({net.dtype.name})"
     if scaling is not None:
         takes += f"; scaled here as the bench does: {scaling.describe()}"
@@ -39,7 +40,7 @@ def header(net: Network, scaling: InputScaling | None, what: str, weights_name: 
         f"Takes {takes}.\n"
         f"Gives the output layer's {spec.output.activation} values, {spec.output.units} per row.\n"
         f"The weights are in {weights_name}, beside this file.\n"
-        f'Run it: python {{this file}} {",".join(["0.5"] * min(spec.n_inputs, 3))}{",..." if spec.n_inputs > 3 else ""}\n'
+        f"Run it: python {{this file}} {example}\n"
         '"""\n'
     )
 

@@ -250,7 +250,8 @@ def parse_onnx(data: bytes, name: str = "file") -> Imported:
         raise FileFormatError(f"{name}: {e}") from None
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, OverflowError) as e:
         # a node or tensor malformed in a way no check above names (fuzzing's safety net)
-        raise FileFormatError(f"{name} is a damaged ONNX model ({type(e).__name__}: {str(e)[:100]})") from None
+        raise FileFormatError(f"{name} is a damaged ONNX model ({type(e).__name__}: {str(e)[:100]})") \
+            from None
 
 
 class _Reader:
@@ -296,7 +297,8 @@ class _Reader:
             self.consts[t.name] = t
         inputs = [v for v in g.input if v.name not in self.consts]
         if len(inputs) != 1 or len(g.output) != 1:
-            raise self.fail(f"has {len(inputs)} input(s) and {len(g.output)} output(s); an MLP has one of each")
+            raise self.fail(f"has {len(inputs)} input(s) and {len(g.output)} output(s); "
+                            "an MLP has one of each")
         x = inputs[0]
         tt = x.type.tensor_type
         if tt.elem_type not in (self.onnx_tp.FLOAT, self.onnx_tp.DOUBLE):
@@ -304,10 +306,12 @@ class _Reader:
         self.dtype = "float32" if tt.elem_type == self.onnx_tp.FLOAT else "float64"
         dims = list(tt.shape.dim)
         if len(dims) != 2:
-            raise self.fail(f"input {x.name!r} has {len(dims)} dimension(s); an MLP takes rows (batch, inputs)")
+            raise self.fail(f"input {x.name!r} has {len(dims)} dimension(s); "
+                            "an MLP takes rows (batch, inputs)")
         n = dims[1].dim_value if dims[1].HasField("dim_value") else 0
         if not 1 <= n <= MAX_INPUTS:
-            raise self.fail(f"input {x.name!r} declares {n if n else 'an unknown number of'} input(s) per row; "
+            declared = n if n else "an unknown number of"
+            raise self.fail(f"input {x.name!r} declares {declared} input(s) per row; "
                             f"nnbench needs a fixed number from 1 to {MAX_INPUTS}")
         self.n_inputs = self.width = n
         self.current = x.name
@@ -335,8 +339,9 @@ class _Reader:
         if t.data_location == self.onnx_tp.EXTERNAL or t.external_data:
             raise self.fail(f"{what} {tensor_name!r} is kept in an external file; nnbench reads "
                             "self-contained ONNX files only")
-        types = {self.onnx_tp.FLOAT: (np.float32, t.float_data), self.onnx_tp.DOUBLE: (np.float64, t.double_data),
-                 self.onnx_tp.INT64: (np.int64, t.int64_data)}
+        tp = self.onnx_tp
+        types = {tp.FLOAT: (np.float32, t.float_data), tp.DOUBLE: (np.float64, t.double_data),
+                 tp.INT64: (np.int64, t.int64_data)}
         if t.data_type not in types:
             raise self.fail(f"{what} {tensor_name!r} is not float, double or int64 (ONNX type {t.data_type})")
         np_type, typed = types[t.data_type]
@@ -444,7 +449,8 @@ class _Reader:
         if a[0] == "z" and node.input[0] == self.current and self.is_const(node.input[1]):
             slope = self.array(node.input[1], [(), (1,)], "leaky ReLU slope", node).ravel()[0]
             if abs(float(slope) - LEAKY_SLOPE) > 1e-6:
-                raise self.unsupported(node, f"a leaky ReLU slope of {float(slope):g}; nnbench's is {LEAKY_SLOPE}")
+                raise self.unsupported(node, f"a leaky ReLU slope of {float(slope):g}; "
+                                             f"nnbench's is {LEAKY_SLOPE}")
             self.kinds[node.output[0]] = ("leaky_part", node.input[0])
             return
         raise self.unsupported(node)
@@ -525,7 +531,8 @@ class _Reader:
         if t is None:
             raise self.unsupported(node, f"its weights {w_name!r} are not a constant in the file")
         if len(t.dims) != 2:
-            raise self.fail(f"weights {w_name!r} of node {node.name!r} have {len(t.dims)} dimension(s), not 2")
+            raise self.fail(f"weights {w_name!r} of node {node.name!r} have {len(t.dims)} "
+                            "dimension(s), not 2")
         units = int(t.dims[0] if trans_b else t.dims[1])
         if not 1 <= units <= MAX_UNITS:
             raise self.fail(f"node {node.name!r} declares {units} neurons; nnbench allows 1 to {MAX_UNITS}")
@@ -597,7 +604,8 @@ class _Reader:
 
     # -- the network
     def build(self) -> Imported:
-        layers = [LayerSpec(int(layer.W.shape[1]), layer.activation, layer.b is not None) for layer in self.layers]
+        layers = [LayerSpec(int(layer.W.shape[1]), layer.activation, layer.b is not None)
+                  for layer in self.layers]
         features = None
         first = self.layers[0].W
         if self.feature_order is not None:

@@ -49,7 +49,8 @@ def source(net: Network, scaling: InputScaling | None, weights_name: str) -> str
             "",
             "    def forward(self, x):",
             "        dtype = x.dtype",
-            "        x = (x.to(torch.float64) - self.mean) / self.std  # standardised in float64, as the bench does",
+            "        # standardised in float64, as the bench does",
+            "        x = (x.to(torch.float64) - self.mean) / self.std",
             "        return x.to(dtype) * self.scale.to(dtype)",
             "",
         ]
@@ -64,7 +65,8 @@ def source(net: Network, scaling: InputScaling | None, weights_name: str) -> str
             f"        return torch.stack([{', '.join(_FEATURES[f] for f in spec.features)}], dim=1)",
             "",
         ]
-    lines += ["", "def build():", '    """The network, with fresh weights (load() puts the trained ones in)."""',
+    lines += ["", "def build():",
+              '    """The network, with fresh weights (load() puts the trained ones in)."""',
               "    return nn.Sequential("]
     if scaling is not None:
         lines.append(f"        InputScaling({spec.n_inputs}),")
