@@ -460,11 +460,14 @@ def _export(args: argparse.Namespace) -> int:
             print("note: this experiment is not trained; the export holds its initial weights",
                   file=sys.stderr)
         written = export.export_experiment(exp, args.to, args.out, scaling=not args.no_input_scaling)
-        scaling = None if args.no_input_scaling else export.from_source(exp.dataset, net.n_inputs)
+        scaling = export.from_source(exp.dataset, net.n_inputs)
     print(f"wrote {' and '.join(str(p) for p in written)}")
-    takes = f"takes rows of {net.n_inputs} input(s) ({net.dtype.name})"
-    takes += (f", scaled inside: {scaling.describe()}" if scaling is not None
-              else " as the network is fed them (no input scaling recorded)")
+    if scaling is None:
+        takes = "takes the rows the network takes (its dataset records no input scaling)"
+    elif args.no_input_scaling:
+        takes = f"takes the rows the network takes, already scaled ({scaling.describe()})"
+    else:
+        takes = f"takes rows as the data file holds them, scaled inside: {scaling.describe()}"
     print(f"{net!r} {takes}")
     if args.to == "onnx":
         from nnbench.export import onnx_io

@@ -7,6 +7,8 @@ maximum), so its outputs match the bench's to rounding.
 
 from __future__ import annotations
 
+import textwrap
+
 from nnbench import __version__
 from nnbench.engine.network import Network
 from nnbench.export.scaling import InputScaling
@@ -30,25 +32,28 @@ def header(net: Network, scaling: InputScaling | None, what: str, weights_name: 
     """The generated module's docstring: what it takes and gives."""
     spec = net.spec
     example = ",".join(["0.5"] * min(spec.n_inputs, 3)) + (",..." if spec.n_inputs > 3 else "")
-    takes = f"rows of {spec.n_inputs} input(s) as the data file holds them ({net.dtype.name})"
+    takes = f"rows of {spec.n_inputs} input(s) ({net.dtype.name}) as the network takes them"
     if scaling is not None:
-        takes += f"; scaled here as the bench does: {scaling.describe()}"
+        takes = (f"rows of {spec.n_inputs} input(s) as the data file holds them, scaled here as the "
+                 f"bench does: {scaling.describe()}")
     if spec.features is not None:
         takes += f"; the first layer sees the input features {', '.join(spec.features)}"
-    return (
-        f'"""nnbench network {spec.describe()} as {what} (exported by nnbench {__version__}).\n\n'
-        f"Takes {takes}.\n"
-        f"Gives the output layer's {spec.output.activation} values, {spec.output.units} per row.\n"
-        f"The weights are in {weights_name}, beside this file.\n"
-        f"Run it: python {{this file}} {example}\n"
-        '"""\n'
-    )
+    paragraphs = [
+        f"nnbench network {spec.describe()} as {what} (exported by nnbench {__version__}).",
+        "",
+        f"Takes {takes}. Gives the output layer's {spec.output.activation} values, "
+        f"{spec.output.units} per row. The weights are in {weights_name}, beside this file.",
+        "",
+        f"Run it: python {{this file}} {example}",
+    ]
+    lines = [textwrap.fill(p, 96) if p else "" for p in paragraphs]
+    return '"""' + "\n".join(lines) + '\n"""\n'
 
 
 def source(net: Network, scaling: InputScaling | None, weights_name: str) -> str:
     """The module's text."""
     spec = net.spec
-    lines = [header(net, scaling, "plain NumPy", weights_name).replace("{this file}", "THIS_FILE.py"), ""]
+    lines = [header(net, scaling, "plain NumPy", weights_name).replace("{this file}", "THIS_FILE.py")]
     lines += [
         "from pathlib import Path",
         "",

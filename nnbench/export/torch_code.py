@@ -24,8 +24,9 @@ _FEATURES = {
 def source(net: Network, scaling: InputScaling | None, weights_name: str) -> str:
     spec = net.spec
     dtype = net.dtype.name
-    lines = [header(net, scaling, "PyTorch", weights_name).replace("{this file}", "THIS_FILE.py"), ""]
+    lines = [header(net, scaling, "PyTorch", weights_name).replace("{this file}", "THIS_FILE.py")]
     lines += [
+        "import functools",
         "from pathlib import Path",
         "",
         "import numpy as np",
@@ -115,16 +116,13 @@ def source(net: Network, scaling: InputScaling | None, weights_name: str) -> str
         "    x = torch.as_tensor(np.asarray(x, dtype=np.float64))",
         "    x = x.reshape(1, -1) if x.ndim == 1 else x",
         "    with torch.no_grad():",
-        f"        return _model()(x.to(torch.{dtype})).numpy()",
+        f"        return trained()(x.to(torch.{dtype})).numpy()",
         "",
         "",
-        "_loaded = []",
-        "",
-        "",
-        "def _model():",
-        "    if not _loaded:",
-        "        _loaded.append(load())",
-        "    return _loaded[0]",
+        "@functools.cache",
+        "def trained():",
+        '    """load(), once."""',
+        "    return load()",
         "",
         "",
         'if __name__ == "__main__":',
