@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("experiment", metavar="FILE", help="a saved experiment (.npz), an .onnx, or a preset")
     ex.add_argument("--to", required=True, choices=("onnx", "torch", "numpy"), help="what to write")
     ex.add_argument("--out", required=True, metavar="PATH",
-                    help="the .onnx, or the .py (its weights go to the .npz beside it)")
+                    help="the .onnx, or the .py (its weights go to NAME.weights.npz beside it)")
     ex.add_argument("--no-input-scaling", action="store_true",
                     help="leave out the dataset's input scaling (standardised CSV, MNIST's 1/255): the "
                          "export then takes the values the network itself is fed")
@@ -403,12 +403,10 @@ def _predict(args: argparse.Namespace) -> int:
     from nnbench.errors import SpecError
 
     exp = _network_file(args.experiment)
-    if exp is None:  # an ONNX network without a dataset record: nothing else is needed
+    if exp is None:  # a network without a dataset record (.npz or .onnx): nothing else is needed
         from types import SimpleNamespace
 
-        from nnbench.export import read_onnx_network
-
-        saved = read_onnx_network(args.experiment)
+        saved = _bare_network(args.experiment)
         exp = SimpleNamespace(saved=saved, network=saved.spec)
     rows = []
     for text in args.input:
@@ -450,8 +448,8 @@ def _export(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() != want:
         raise UsageError(f"--to {args.to} writes a {want} file; --out {args.out!r} does not end in {want}")
     exp = _network_file(args.experiment)
-    if exp is None:  # an ONNX network that records no dataset: the network alone
-        net = export.read_onnx_network(args.experiment).network()
+    if exp is None:  # a network that records no dataset: the network alone
+        net = _bare_network(args.experiment).network()
         written = export.export(net, args.to, args.out, name=Path(args.experiment).stem)
         scaling = None
     else:
@@ -477,13 +475,27 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _network_file(spec: str):
-    """As :func:`resolve`, but None for an ONNX file that holds a network and no dataset."""
-    if spec.lower().endswith(".onnx") and Path(spec).is_file():
-        from nnbench.export import read_onnx_network
+    """As :func:`resolve`, or None for a file that holds a network and no dataset record (a bare
+    .npz network, an ONNX file from elsewhere): see :func:`_bare_network`."""
+    return None if _bare_network(spec) is not None else resolve(spec)
 
-        if read_onnx_network(spec).dataset is None:
-            return None
-    return resolve(spec)
+
+def _bare_network(spec: str):
+    """The checked network of an .npz or .onnx file without a dataset record, else None."""
+    from nnbench.engine import files
+    from nnbench.export import read_onnx_network
+
+    path = Path(spec)
+    if not path.is_file():  # also no FIFO: resolve() says what is wrong
+        return None
+    if path.suffix.lower() == ".onnx":
+        saved = read_onnx_network(path)
+    else:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":
+                return None
+        saved = files.load(path)
+    return saved if saved.dataset is None else None
 
 
 # ---- bench -------------------------------------------------------------------------------------

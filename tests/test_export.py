@@ -117,7 +117,7 @@ def test_numpy_scripts_match_the_engine_without_nnbench(tmp_path):
         folder.mkdir()
         exp = case.experiment
         written = export_experiment(exp, "numpy", folder / "net.py")
-        assert written == [folder / "net.py", folder / "net.npz"]
+        assert written == [folder / "net.py", folder / "net.weights.npz"]
         x = training_rows(exp)
         np.save(folder / "rows.npy", x)
         jobs.append({"module": str(written[0]), "rows": str(folder / "rows.npy"),

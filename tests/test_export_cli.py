@@ -70,9 +70,10 @@ def test_export_to_numpy_and_torch_writes_the_script_and_its_weights(trained, tm
         out.parent.mkdir()
         code, text, err = run(capsys, "export", str(trained), "--to", kind, "--out", str(out))
         assert code == 0, err
-        assert out.is_file() and out.with_suffix(".npz").is_file()
-        assert f"wrote {out} and {out.with_suffix('.npz')}" in text
-        np.load(out.with_suffix(".npz"))["layer0.W"]  # plain NumPy reads the weights
+        weights = out.with_name("xor.weights.npz")
+        assert out.is_file() and weights.is_file()
+        assert f"wrote {out} and {weights}" in text
+        np.load(weights)["layer0.W"]  # plain NumPy reads the weights
 
 
 def test_an_untrained_preset_exports_its_initial_weights_with_a_note(tmp_path, capsys):
@@ -111,4 +112,27 @@ def test_without_the_onnx_extra_the_message_says_how_to_install_it(trained, tmp_
     r = run_blocked(("onnx", "onnxruntime", "PySide6", "pyqtgraph", "torch"), "export", str(trained),
                     "--to", "numpy", "--out", str(tmp_path / "x.py"))
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "x.npz").is_file()
+    assert (tmp_path / "x.weights.npz").is_file()
+
+
+def test_a_bare_network_file_exports_and_predicts(tmp_path, capsys):
+    from nnbench.engine import Network, NetworkSpec, files
+
+    net = Network(NetworkSpec.mlp([2, 3, 1]), np.random.default_rng(0))
+    path = files.save(tmp_path / "bare.npz", net)  # weights only: no dataset, no training
+    code, text, err = run(capsys, "export", str(path), "--to", "numpy", "--out", str(tmp_path / "bare.py"))
+    assert code == 0, err
+    assert (tmp_path / "bare.weights.npz").is_file()
+    # the natural name for the script: the experiment beside it stays as it was
+    before = path.read_bytes()
+    code, _, err = run(capsys, "export", str(path), "--to", "torch", "--out", str(tmp_path / "bare.py"))
+    assert code == 0 and path.read_bytes() == before
+    sneaky = tmp_path / "other.weights.npz"
+    files.save(sneaky, net)
+    code, _, err = run(capsys, "export", str(path), "--to", "numpy", "--out", str(tmp_path / "other.py"))
+    assert code == 1 and "would overwrite it" in err and files.load(sneaky).spec == net.spec
+    code, text, err = run(capsys, "predict", str(path), "--input", "0.5,-1", "--json")
+    assert code == 0, err
+    import json
+
+    assert json.loads(text)["outputs"] == net.predict(np.array([[0.5, -1.0]])).tolist()

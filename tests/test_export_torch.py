@@ -1,5 +1,5 @@
 """The PyTorch export: the generated script builds the network with torch.nn, loads the weights
-from the .npz beside it and reproduces the engine's predictions. Skipped without torch (the
+from the .weights.npz beside it and reproduces the engine's predictions. Skipped without torch (the
 `bench` extra installs it); the whole matrix runs in the slow suite."""
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def test_a_numpy_export_and_a_failed_export(qtbot, tmp_path, monkeypatch, errors
     monkeypatch.setattr(dialogs, "ask_export_path", lambda parent: (str(out), "numpy"))
     with qtbot.waitSignal(window.exporter.finished, timeout=20_000):
         window.export_action.trigger()
-    assert out.is_file() and out.with_suffix(".npz").is_file()
+    assert out.is_file() and (tmp_path / "net.weights.npz").is_file()
     missing = tmp_path / "no such folder" / "net.onnx"
     monkeypatch.setattr(dialogs, "ask_export_path", lambda parent: (str(missing), "onnx"))
     with qtbot.waitSignal(window.exporter.failed, timeout=20_000):

@@ -1,8 +1,8 @@
 """Take a trained network elsewhere: ONNX, a PyTorch script or a plain NumPy script.
 
     export(network, "onnx", "net.onnx", scaling=...)      # one .onnx file
-    export(network, "torch", "net.py")                    # net.py + net.npz (the weights)
-    export(network, "numpy", "net.py")                    # net.py + net.npz
+    export(network, "torch", "net.py")                    # net.py + net.weights.npz
+    export(network, "numpy", "net.py")                    # net.py + net.weights.npz
     export_experiment(experiment, kind, out)              # a saved experiment, with its scaling
 
 Every export takes the rows the bench takes from the data file: the input scaling recorded with
@@ -22,7 +22,7 @@ import numpy as np
 
 from nnbench.engine.files import write_atomic
 from nnbench.engine.network import Network
-from nnbench.errors import FileFormatError, SpecError
+from nnbench.errors import FileFormatError, NnbenchError, SpecError
 from nnbench.export.scaling import InputScaling, from_source
 
 KINDS = ("onnx", "torch", "numpy")
@@ -33,8 +33,10 @@ __all__ = ["KINDS", "InputScaling", "export", "export_experiment", "from_source"
 
 
 def weights_path(out: str | os.PathLike) -> Path:
-    """Where a code export keeps its weights: ``net.py`` -> ``net.npz`` beside it."""
-    return Path(out).with_suffix(".npz")
+    """Where a code export keeps its weights: ``net.py`` -> ``net.weights.npz`` beside it (not
+    ``net.npz``: exporting ``xor.npz`` to ``xor.py`` must not overwrite the experiment)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.weights.npz")
 
 
 def export(
@@ -60,6 +62,7 @@ def export(
     from nnbench.export import numpy_code, torch_code
 
     weights = weights_path(out)
+    _refuse_overwriting_an_experiment(weights)
     arrays = network.weights()
     if scaling is not None:
         arrays.update(scaling.arrays(network.dtype))
@@ -70,6 +73,20 @@ def export(
     write_atomic(weights, buf.getbuffer())
     write_atomic(out, text.encode("utf-8"))
     return [out, weights]
+
+
+def _refuse_overwriting_an_experiment(path: Path) -> None:
+    """A code export rewrites its weights file; never an nnbench experiment that has that name."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            is_experiment = "nnbench.json.npy" in zf.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return  # absent, or not a zip: nothing of nnbench's to lose
+    if is_experiment:
+        raise NnbenchError(f"{path.name} is an nnbench experiment: the export's weights would overwrite it; "
+                           "choose another name for the script")
 
 
 def network_of(experiment: Any) -> tuple[Network, bool]:

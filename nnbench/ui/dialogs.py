@@ -16,8 +16,8 @@ def ask_save_path(parent: QWidget, title: str, suggested: str, file_filter: str 
 
 EXPORT_FILTERS = {
     "onnx": "ONNX model (*.onnx)",
-    "torch": "PyTorch script, weights in an .npz beside it (*.py)",
-    "numpy": "Plain NumPy script, weights in an .npz beside it (*.py)",
+    "torch": "PyTorch script, weights in a .weights.npz beside it (*.py)",
+    "numpy": "Plain NumPy script, weights in a .weights.npz beside it (*.py)",
 }
 
 
