@@ -8,7 +8,11 @@ from test_ui_window import GRID, close_window, open_window, predictions
 
 from nnbench.ui import dialogs
 
-ort = pytest.importorskip("onnxruntime")
+try:
+    import onnxruntime as ort
+except ImportError:
+    ort = None
+needs_onnx = pytest.mark.skipif(ort is None, reason="the export extra (onnx, onnxruntime) is not installed")
 
 
 def export_menu_action(window):
@@ -16,6 +20,7 @@ def export_menu_action(window):
     return next(a for a in file_menu.actions() if a.text() == "&Export Network as…")
 
 
+@needs_onnx
 def test_export_from_the_file_menu_and_open_the_onnx_again(qtbot, tmp_path, monkeypatch, errors):
     window = open_window(qtbot)
     window.step_action.trigger()  # one epoch: the weights are not the initial ones
@@ -59,6 +64,7 @@ def test_a_numpy_export_and_a_failed_export(qtbot, tmp_path, monkeypatch, errors
     close_window(window)
 
 
+@needs_onnx
 def test_a_foreign_onnx_network_opens_on_the_dataset_in_use(qtbot, tmp_path, monkeypatch, errors):
     from test_export_import import torch_style_mlp, write
 

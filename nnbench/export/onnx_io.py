@@ -174,6 +174,8 @@ def to_onnx(
     for key, value in (metadata or {}).items():
         meta[f"nnbench.{key}"] = value if isinstance(value, str) else json.dumps(value)
     helper.set_model_props(model, meta)
+    # every edge's shape in the file, so Netron shows them
+    model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     onnx.checker.check_model(model, full_check=True)
     return model
 
