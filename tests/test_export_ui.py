@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 from test_ui_window import GRID, close_window, open_window, predictions
@@ -13,6 +15,16 @@ try:
 except ImportError:
     ort = None
 needs_onnx = pytest.mark.skipif(ort is None, reason="the export extra (onnx, onnxruntime) is not installed")
+
+
+@pytest.fixture(autouse=True)
+def snapshots_in_tmp_path(tmp_path, monkeypatch):
+    """The exporter's temporary snapshot goes to the test's own folder (and must leave it)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    assert not list(folder.iterdir())
 
 
 def export_menu_action(window):

@@ -52,18 +52,21 @@ class Exporter(QObject):
         from nnbench.experiment import load_experiment
         from nnbench.export import export_experiment
 
+        failure = None
         try:
             exp = load_experiment(snapshot).replace(name=Path(out).stem)
             written = export_experiment(exp, kind, out)
         except (NnbenchError, OSError, ValueError) as e:
-            self.failed.emit(f"Could not export to {Path(out).name}: {e}")
+            failure = str(e)
         except Exception as e:  # noqa: BLE001 (an exporter bug must not die silently on its thread)
-            self.failed.emit(f"Could not export to {Path(out).name}: {type(e).__name__}: {e}")
-        else:
-            self.finished.emit(f"Exported {' and '.join(p.name for p in written)}")
-        finally:
+            failure = f"{type(e).__name__}: {e}"
+        finally:  # the snapshot goes before anyone hears of the result
             shutil.rmtree(folder, ignore_errors=True)
             self._folders.discard(folder)
+        if failure is not None:
+            self.failed.emit(f"Could not export to {Path(out).name}: {failure}")
+        else:
+            self.finished.emit(f"Exported {' and '.join(p.name for p in written)}")
 
     def wait(self) -> None:
         """Let running exports finish (closing the window), then drop any temporary folder left
