@@ -93,3 +93,26 @@ def test_an_mnist_shaped_torch_export_takes_pixels(tmp_path):
     pixels = np.random.default_rng(2).integers(0, 256, (200, 784)).astype(np.float32)
     want = net.predict(pixels * np.float32(1 / 255))
     assert max_diff(module.predict(pixels), want) < 1e-5
+
+
+def test_an_mlp_exported_by_torch_onnx_opens_as_a_network(tmp_path):
+    """The import's "plain MLP from elsewhere", written by torch.onnx itself."""
+    import warnings
+
+    pytest.importorskip("onnx")
+    from nnbench.export import read_onnx_network
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8),
+                                torch.nn.LeakyReLU(0.01), torch.nn.Linear(8, 3), torch.nn.Softmax(dim=1))
+    x = torch.randn(20, 4)
+    path = tmp_path / "torch_mlp.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, and needs no onnxscript
+        torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}})
+    saved = read_onnx_network(path)
+    assert saved.spec.describe() == "4-8t-8l-3s"
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert max_diff(saved.network().predict(x.numpy()), want) < 1e-5
