@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -622,6 +622,13 @@ class _Reader:
         net = Network(spec)
         net.set_weights(weights)  # checks every shape against the spec
         meta = {p.key: p.value for p in self.model.metadata_props}
+        # The graph is what counts; the recorded spec only gives back the initialiser's name.
+        try:
+            recorded = NetworkSpec.from_dict(_json(meta.get("nnbench.network")))
+        except NnbenchError:
+            recorded = None
+        if recorded is not None and replace(recorded, init=spec.init) == spec:
+            spec = recorded
         saved = Saved(spec=spec, weights=weights)
         dataset = _json(meta.get("nnbench.dataset"))
         saved.dataset = dataset if isinstance(dataset, dict) else None
