@@ -36,7 +36,7 @@ def export_menu_action(window):
 def test_export_from_the_file_menu_and_open_the_onnx_again(qtbot, tmp_path, monkeypatch, errors):
     window = open_window(qtbot)
     window.step_action.trigger()  # one epoch: the weights are not the initial ones
-    qtbot.waitUntil(lambda: window.session.worker.trainer.epoch == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.epoch == 1, timeout=10_000)
     qtbot.waitUntil(lambda: not window.session.running, timeout=10_000)
     out = tmp_path / "xor.onnx"
     monkeypatch.setattr(dialogs, "ask_export_path", lambda parent: (str(out), "onnx"))
