@@ -70,7 +70,7 @@ class Dense:
     def train_forward(self, x: np.ndarray) -> np.ndarray:
         """As :meth:`forward`, keeping ``x``, ``z`` and ``a`` for :meth:`backward`; ``z`` and ``a``
         live in reused buffers, valid until the next call with the same number of rows."""
-        z, a, _, _ = self._buffers_for(len(x))
+        z, a, _, _ = self._bufs if len(x) == self._n else self._buffers_for(len(x))
         np.matmul(x, self.W, out=z)
         if self.b is not None:
             z += self.b
@@ -80,7 +80,8 @@ class Dense:
 
     def backward(self, grad_a: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dL/dz = act'(z) * dL/da (in place in ``grad_a``), then as :meth:`backward_z`."""
-        grad_z = self.activation.backward(self.z, self.a, grad_a, self._buffers_for(len(grad_a))[2])
+        # the buffers of the forward pass that made self.z
+        grad_z = self.activation.backward(self.z, self.a, grad_a, self._bufs[2])
         return self.backward_z(grad_z, need_input_grad)
 
     def backward_z(self, grad_z: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
@@ -93,7 +94,7 @@ class Dense:
             np.add.reduce(grad_z, axis=0, out=self.db)  # np.sum without its Python wrapper
         if not need_input_grad:
             return None
-        return np.matmul(grad_z, self.W.T, out=self._buffers_for(len(grad_z))[3])
+        return np.matmul(grad_z, self.W.T, out=self._bufs[3])
 
     def params_and_grads(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         yield "W", self.W, self.dW

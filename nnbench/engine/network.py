@@ -172,7 +172,7 @@ class Network:
         """:meth:`loss_and_backward` for rows already checked (the training loop's path)."""
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
-        a = self.featurize(x)
+        a = x if self.features is None else self.featurize(x)
         for layer in self.layers:
             a = layer.train_forward(a)
         last = self.layers[-1]
@@ -184,8 +184,8 @@ class Network:
             value = loss.value_from_logits(last.z, a, y)
             grad = last.backward_z(loss.grad_logits(a, y, out=out), deep)
         else:
-            value = loss.value(a, y)
-            grad = last.backward(loss.grad(a, y, out=out), deep)
+            value = loss.value_and_grad(a, y, out)
+            grad = last.backward(out, deep)
         for i in range(len(self.layers) - 2, -1, -1):
             grad = self.layers[i].backward(grad, i > 0)
         return value

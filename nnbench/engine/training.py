@@ -156,8 +156,17 @@ class History:
             grown = np.full((len(HISTORY_KEYS), 2 * self.n), np.nan)
             grown[:, : self.n] = self._data
             self._data = grown
-        self._data[:, self.n] = (epoch, train_loss, test_loss, train_acc, test_acc)
-        self.n += 1
+        d, n = self._data, self.n
+        d[0, n], d[1, n] = epoch, train_loss
+        # The rest is NaN already: write only what was measured (this runs at every step of a
+        # full-batch run, so it is kept cheap).
+        if test_loss == test_loss:
+            d[2, n] = test_loss
+        if train_acc == train_acc:
+            d[3, n] = train_acc
+        if test_acc == test_acc:
+            d[4, n] = test_acc
+        self.n = n + 1
 
     def column(self, key: str) -> np.ndarray:
         return self._data[HISTORY_KEYS.index(key), : self.n]
@@ -247,15 +256,17 @@ class Trainer:
         self._lowest_epoch_loss = math.inf
         self._save_next = True
         self._lowest_row_loss = math.inf  # of a block, see BLOCK_ROWS
+        self._limit = math.inf  # a batch loss per row above this is divergence
         # Class of every training row, once, so a batch's accuracy is one comparison.
         self._labels = None
         if self.classification:
             y = self.y_train
-            self._labels = y[:, 0] > 0.5 if y.shape[1] == 1 else np.argmax(y, axis=1)
+            # a column for one output (compared with a > 0.5 as it is), a class index otherwise
+            self._labels = y > 0.5 if y.shape[1] == 1 else np.argmax(y, axis=1)
         self._features = None
-        if x_train.dtype != net.dtype or x_scale != 1.0:
+        if x_train.dtype != net.dtype or x_scale != 1.0 or not x_train.flags.c_contiguous:
             if len(x_train) * x_train.shape[1] * net.dtype.itemsize <= FEATURE_CACHE_BYTES:
-                self._features = self.features(x_train)
+                self._features = np.ascontiguousarray(self.features(x_train))
 
     @property
     def lr(self) -> float:
@@ -292,7 +303,8 @@ class Trainer:
         return self.net.train_pass(x, y, self.loss)
 
     def _update(self) -> None:
-        self.penalize()
+        if self.config.regularization != "none":
+            self.penalize()
         self.optimizer.step()
 
     def penalize(self) -> None:
@@ -335,6 +347,7 @@ class Trainer:
         """Train forever, one batch per ``next()``; raises TrainingDiverged when the loss becomes
         NaN or infinite or explodes (checked before the batch's update, from the first batch)."""
         n = len(self.x_train)
+        net = self.net
         sums = self.loss.name == "sse"  # a sum over rows, not a mean
         while True:
             bs = self.batch_size
@@ -354,31 +367,40 @@ class Trainer:
                     yb = self.y_train[idx]
                     lb = labels[idx] if labels is not None else None
                 rows = len(xb)
-                value = self._gradients(xb, yb)
+                if self.config.gradients == "numerical":
+                    value = self.numerical_gradients(xb, yb)
+                else:
+                    value = net.train_pass(xb, yb, self.loss)
                 part = value if sums else value * rows  # this batch's share of the epoch's sum
-                if not part <= rows * EXPLODED * max(self._lowest_row_loss, 1e-6):  # also NaN
+                if not part <= rows * self._limit:  # also catches NaN
                     self._diverged(value)
                 last = start + bs >= n
                 block_total += part
                 block_rows += rows
                 if block_rows >= BLOCK_ROWS or last:
-                    self._lowest_row_loss = min(self._lowest_row_loss, block_total / block_rows)
+                    self._low_block(block_total / block_rows)
                     block_total, block_rows = 0.0, 0
-                if start == 0 and self._save_next:
+                if self._save_next and start == 0:
                     # These weights just gave a sound loss, after the best epoch so far.
-                    np.copyto(self._best, self.net.flat_params)
+                    np.copyto(self._best, net.flat_params)
                     self._best_epoch, self._best_loss = self.epoch, self._lowest_epoch_loss
                     self._save_next = False
                 self._update()
                 self.step_count += 1
                 total += part
                 if lb is not None:
-                    out = self.net.layers[-1].a
-                    pred = out[:, 0] > 0.5 if out.shape[1] == 1 else np.argmax(out, axis=1)
-                    correct_sum += int(np.count_nonzero(pred == lb))
+                    out = net.layers[-1].a
+                    hit = np.equal(out > 0.5 if out.shape[1] == 1 else out.argmax(axis=1), lb)
+                    correct_sum += int(np.add.reduce(hit, axis=None))  # a count, for booleans
                 if last:
                     self._end_epoch(total if sums else total / n, correct_sum / n)
                 yield Step(self.epoch, self.step_count, value, last)
+
+    def _low_block(self, row_loss: float) -> None:
+        """A block of batches ended with this loss per row: maybe the new bar for divergence."""
+        if row_loss < self._lowest_row_loss:
+            self._lowest_row_loss = row_loss
+            self._limit = EXPLODED * max(row_loss, 1e-6)
 
     def _end_epoch(self, train_loss: float, train_acc: float) -> None:
         if train_loss <= self._lowest_epoch_loss:
