@@ -83,7 +83,7 @@ class Network:
         """Fresh weights from the spec's initialiser; biases start at zero."""
         init = INITIALIZERS[self.spec.init]
         for layer in self.layers:
-            layer.W[...] = init(rng, *layer.W.shape, self.dtype)
+            init(rng, *layer.W.shape, layer.W)
             if layer.b is not None:
                 layer.b[...] = 0.0
 
