@@ -67,7 +67,8 @@ def _timed(step: Callable[[], object]) -> Runner:
 
 def ours_mlp(sizes: list[int], opt: str, x: np.ndarray, labels: np.ndarray) -> Runner:
     y = np.eye(10, dtype=np.float32)[labels]
-    net = Network(NetworkSpec.mlp(sizes, "relu", "softmax", init="he", dtype="float32"), np.random.default_rng(0))
+    spec = NetworkSpec.mlp(sizes, "relu", "softmax", init="he", dtype="float32")
+    net = Network(spec, np.random.default_rng(0))
     config = TrainConfig(loss="cross_entropy", optimizer=opt, lr=LR[opt], batch_size=BATCH, seed=0)
     steps = Trainer(net, config, x, y, classification=True).steps()
     return _timed(lambda: next(steps))
@@ -122,7 +123,8 @@ class HandAdam:
 
 def hand_mlp(sizes: list[int], opt: str, x: np.ndarray, labels: np.ndarray) -> Runner:
     rng = np.random.default_rng(0)
-    Ws = [(rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
+    Ws = [(rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32)
+          for a, b in zip(sizes, sizes[1:], strict=False)]
     bs = [np.zeros(b, np.float32) for b in sizes[1:]]
     y = np.eye(10, dtype=np.float32)[labels]
     adam = HandAdam(Ws + bs, LR[opt]) if opt == "adam" else None
@@ -136,7 +138,7 @@ def hand_mlp(sizes: list[int], opt: str, x: np.ndarray, labels: np.ndarray) -> R
         state["at"] += BATCH
         xb, yb = x[idx], y[idx]
         acts = [xb]
-        for i, (W, b) in enumerate(zip(Ws, bs)):
+        for i, (W, b) in enumerate(zip(Ws, bs, strict=False)):
             z = acts[-1] @ W + b
             acts.append(np.maximum(z, 0) if i < len(Ws) - 1 else z)
         z = acts[-1]
@@ -152,7 +154,7 @@ def hand_mlp(sizes: list[int], opt: str, x: np.ndarray, labels: np.ndarray) -> R
         if adam is not None:
             adam.step(dWs + dbs)
         else:
-            for W, b, dW, db in zip(Ws, bs, dWs, dbs):
+            for W, b, dW, db in zip(Ws, bs, dWs, dbs, strict=False):
                 W -= lr * dW
                 b -= lr * db
 
@@ -168,7 +170,7 @@ def hand_tiny(name: str) -> Runner:
     x, y = tiny_data(name)
     rng = np.random.default_rng(0)
     sizes = [x.shape[1], *hidden, 1]
-    Ws = [rng.normal(0, np.sqrt(2 / (a + b)), (a, b)) for a, b in zip(sizes, sizes[1:])]
+    Ws = [rng.normal(0, np.sqrt(2 / (a + b)), (a, b)) for a, b in zip(sizes, sizes[1:], strict=False)]
     bs = [np.zeros(b) for b in sizes[1:]] if bias else []
     lr, batch, loss_name = settings["lr"], settings["batch_size"] or len(x), settings["loss"]
     adam = HandAdam(Ws + bs, lr) if settings["optimizer"] == "adam" else None
@@ -224,7 +226,7 @@ def hand_tiny(name: str) -> Runner:
 def torch_mlp(torch, sizes: list[int], opt: str, x: np.ndarray, labels: np.ndarray) -> Runner:
     torch.manual_seed(0)
     layers = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in zip(sizes, sizes[1:], strict=False):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers[:-1])
     make = torch.optim.Adam if opt == "adam" else torch.optim.SGD
@@ -253,7 +255,7 @@ def torch_tiny(torch, name: str) -> Runner:
     torch.manual_seed(0)
     sizes = [x.shape[1], *hidden, 1]
     layers: list = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in zip(sizes, sizes[1:], strict=False):
         layers += [torch.nn.Linear(a, b, bias=bias, dtype=torch.float64),
                    torch.nn.Tanh() if act == "tanh" else torch.nn.Sigmoid()]
     sse = settings["loss"] == "sse"
@@ -310,7 +312,7 @@ def gemm_limit(sizes: list[int], batch: int = BATCH, repeats: int = 30) -> float
     reaches at its exact shape and layout (measured here, each alone, best of ``repeats``)."""
     rng = np.random.default_rng(0)
     shapes = []  # (a, b) operand shapes and whether a is a transposed view, as the engine has them
-    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
         shapes.append(((batch, n_in), (n_in, n_out), False, False))  # z = x @ W
         shapes.append(((n_in, batch), (batch, n_out), True, False))  # dW = x.T @ dz
         if i:
@@ -364,7 +366,8 @@ def _memory_experiment(folder: Path) -> dict:
     return {
         "format": "nnbench-experiment", "version": 1, "name": "memory-4096",
         "dataset": {"kind": "mnist", "path": str(folder)},
-        "network": {"n_inputs": 784, "layers": [*layers, {"units": 10, "activation": "softmax", "bias": True}],
+        "network": {"n_inputs": 784,
+                    "layers": [*layers, {"units": 10, "activation": "softmax", "bias": True}],
                     "init": "he", "dtype": "float32"},
         "training": {"loss": "cross_entropy", "optimizer": "sgd", "lr": 0.01, "batch_size": BATCH,
                      "epochs": 1, "seed": 0, "shuffle": True},
@@ -386,12 +389,12 @@ def memory_child(kind: str, folder: Path) -> None:
     rng = np.random.default_rng(0)
     sizes = MEMORY_SIZES
     Ws = [(rng.standard_normal((a, b), dtype=np.float32) * np.float32(np.sqrt(2 / a))) for a, b in
-          zip(sizes, sizes[1:])]
+          zip(sizes, sizes[1:], strict=False)]
     bs = [np.zeros(b, np.float32) for b in sizes[1:]]
 
     def forward(xb):
         acts = [xb]
-        for i, (W, b) in enumerate(zip(Ws, bs)):
+        for i, (W, b) in enumerate(zip(Ws, bs, strict=False)):
             z = acts[-1] @ W + b
             acts.append(np.maximum(z, 0) if i < len(Ws) - 1 else z)
         return acts
@@ -437,7 +440,8 @@ def memory() -> dict[str, float]:
         return {
             "hand-written": peak_mib([*me, "--memory-child", "hand", str(folder)]),
             "API (Trainer)": peak_mib([*me, "--memory-child", "api", str(folder)]),
-            "CLI (nnbench train)": peak_mib([sys.executable, "-m", "nnbench", "train", str(exp), "--threads", "1"]),
+            "CLI (nnbench train)": peak_mib([sys.executable, "-m", "nnbench", "train", str(exp),
+                                             "--threads", "1"]),
         }
 
 
@@ -493,7 +497,8 @@ def main(threads: list[int] | None = None, quick: bool = False, torch: bool = Tr
                   f"{'ours/torch':>17} {'ours/numpy':>17} {'GEMM limit':>10} {'ours/limit':>10}")
             for opt in ("sgd", "adam"):
                 for name, sizes in MLPS.items():
-                    runners = {"ours": ours_mlp(sizes, opt, x, labels), "numpy": hand_mlp(sizes, opt, x, labels)}
+                    runners = {"ours": ours_mlp(sizes, opt, x, labels),
+                               "numpy": hand_mlp(sizes, opt, x, labels)}
                     if torch_mod is not None:
                         runners["torch"] = torch_mlp(torch_mod, sizes, opt, x, labels)
                     r = rounds(runners, mlp_steps, max_rounds)
@@ -531,7 +536,8 @@ def main(threads: list[int] | None = None, quick: bool = False, torch: bool = Tr
         print(f"\npeak memory, 784-4096-4096-10 SGD, {MEMORY_ROWS[0]} training + {MEMORY_ROWS[1]} test rows: "
               + ", ".join(f"{k} {v:.0f} MiB ({v / base:.2f}x)" for k, v in peaks.items()))
     load = os.getloadavg()
-    print(f"\ntook {time.perf_counter() - started:.0f} s; load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"\ntook {time.perf_counter() - started:.0f} s; "
+          f"load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
 
 
