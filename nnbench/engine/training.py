@@ -349,12 +349,15 @@ class Trainer:
         n = len(self.x_train)
         net = self.net
         sums = self.loss.name == "sse"  # a sum over rows, not a mean
+        seen = None
         while True:
-            bs = self.batch_size
-            full = bs >= n
-            order = None if full or not self.config.shuffle else self.rng.permutation(n)
-            cached = self._features
-            x_all = self.features(self.x_train) if full and cached is None else cached
+            if self.config is not seen:  # new settings (or the first epoch): what they imply
+                seen = self.config
+                bs = self.batch_size
+                full = bs >= n
+                cached = self._features
+                x_all = self.features(self.x_train) if full and cached is None else cached
+            order = None if full or not seen.shuffle else self.rng.permutation(n)
             total, correct_sum = 0.0, 0
             block_total, block_rows = 0.0, 0
             labels = self._labels
@@ -367,7 +370,8 @@ class Trainer:
                     yb = self.y_train[idx]
                     lb = labels[idx] if labels is not None else None
                 rows = len(xb)
-                if self.config.gradients == "numerical":
+                config = self.config
+                if config.gradients == "numerical":
                     value = self.numerical_gradients(xb, yb)
                 else:
                     value = net.train_pass(xb, yb, self.loss)
@@ -378,14 +382,17 @@ class Trainer:
                 block_total += part
                 block_rows += rows
                 if block_rows >= BLOCK_ROWS or last:
-                    self._low_block(block_total / block_rows)
+                    if block_total < block_rows * self._lowest_row_loss:
+                        self._low_block(block_total / block_rows)
                     block_total, block_rows = 0.0, 0
                 if self._save_next and start == 0:
                     # These weights just gave a sound loss, after the best epoch so far.
                     np.copyto(self._best, net.flat_params)
                     self._best_epoch, self._best_loss = self.epoch, self._lowest_epoch_loss
                     self._save_next = False
-                self._update()
+                if config.regularization != "none":
+                    self.penalize()
+                self.optimizer.step()
                 self.step_count += 1
                 total += part
                 if lb is not None:
@@ -397,10 +404,9 @@ class Trainer:
                 yield Step(self.epoch, self.step_count, value, last)
 
     def _low_block(self, row_loss: float) -> None:
-        """A block of batches ended with this loss per row: maybe the new bar for divergence."""
-        if row_loss < self._lowest_row_loss:
-            self._lowest_row_loss = row_loss
-            self._limit = EXPLODED * max(row_loss, 1e-6)
+        """A block of batches ended with the lowest loss per row so far: the new bar."""
+        self._lowest_row_loss = row_loss
+        self._limit = EXPLODED * max(row_loss, 1e-6)
 
     def _end_epoch(self, train_loss: float, train_acc: float) -> None:
         if train_loss <= self._lowest_epoch_loss:
