@@ -3,15 +3,18 @@
     python benchmarks/bench_engine.py [--quick] [--threads 1,2] [--no-torch] [--no-memory]
     nnbench bench                      (the same)
 
-MLPs: MNIST-shaped synthetic data (60,000 x 784 float32, 10 classes from a random linear teacher)
-through 784-128-10 and 784-512-256-10 ReLU nets, softmax cross-entropy, SGD (lr 0.05) and Adam
-(lr 1e-3), batch 128; an epoch is 469 steps, timed on a third of one and scaled. Beside the SGD
-figures: the GEMM limit, the step's matrix products each timed alone at its exact shape (best
-of many), summed. Tiny nets (float64, as the window trains them): the tutorial's 3-4-1 sigmoid
-XOR table (SSE, full batch), a 2-8-1 XOR net (BCE, full batch, 200 points) and the 2-10x64-1
-spiral (BCE, Adam, batch 10). Then Adam's epoch 1 against epoch 5 (float32 moments turning
-subnormal once units die), and the peak memory of a 784-4096-4096-10 SGD run (the API, the CLI
-and the hand-written loop, each in its own process).
+MLPs: MNIST-shaped synthetic data (60,000 x 784 float32, 10 classes from a random linear
+teacher) through 784-128-10 and 784-512-256-10 ReLU nets, softmax cross-entropy, SGD (lr 0.05)
+and Adam (lr 1e-3), batch 128; an epoch is 469 steps, timed on a third of one and scaled.
+Beside the SGD figures, the GEMM limit, two ways: a loop of only the step's matrix products
+(same shapes and layouts) timed in the same rounds as the rest, and ("best") each product
+timed alone at its exact shape, best of 30, summed.
+
+Tiny nets, float64 as the window trains them: the tutorial's 3-4-1 sigmoid XOR table (SSE,
+full batch), a 2-8-1 XOR net (BCE, full batch, 200 points) and the 2-10x64-1 spiral (BCE,
+Adam, batch 10). Then Adam's epoch 1 against epoch 5 (float32 moments turning subnormal once
+units die), and the peak memory of a 784-4096-4096-10 SGD run: the API, the CLI and the
+hand-written loop, each in a process of its own.
 
 The variants of a case run round-robin, a few rounds each, so another busy process on the
 machine slows them alike; each figure is the median over rounds with the spread (min-max), and
@@ -307,22 +310,32 @@ def rounds(runners: dict[str, Runner], steps: int, max_rounds: int,
     return out
 
 
-def gemm_limit(sizes: list[int], batch: int = BATCH, repeats: int = 30) -> float:
-    """Seconds per step if every matrix product of the step ran at the best rate OpenBLAS
-    reaches at its exact shape and layout (measured here, each alone, best of ``repeats``)."""
-    rng = np.random.default_rng(0)
-    shapes = []  # (a, b) operand shapes and whether a is a transposed view, as the engine has them
+def _gemm_shapes(sizes: list[int], batch: int) -> list[tuple[tuple[int, int], tuple[int, int], bool, bool]]:
+    """The matrix products of one training step, as (a shape, b shape, a transposed, b transposed)."""
+    shapes = []
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
         shapes.append(((batch, n_in), (n_in, n_out), False, False))  # z = x @ W
         shapes.append(((n_in, batch), (batch, n_out), True, False))  # dW = x.T @ dz
         if i:
             shapes.append(((batch, n_out), (n_out, n_in), False, True))  # dx = dz @ W.T
-    total = 0.0
-    for (m, k), (_, n), a_t, b_t in shapes:
+    return shapes
+
+
+def _gemm_operands(sizes: list[int], batch: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    ops = []
+    for (m, k), (_, n), a_t, b_t in _gemm_shapes(sizes, batch):
         a = rng.random((k, m) if a_t else (m, k), dtype=np.float32)
         b = rng.random((n, k) if b_t else (k, n), dtype=np.float32)
-        a, b = (a.T if a_t else a), (b.T if b_t else b)
-        out = np.empty((m, n), np.float32)
+        ops.append((a.T if a_t else a, b.T if b_t else b, np.empty((m, n), np.float32)))
+    return ops
+
+
+def gemm_limit(sizes: list[int], batch: int = BATCH, repeats: int = 30) -> float:
+    """Seconds per step if every matrix product of the step ran at the best rate OpenBLAS
+    reaches at its exact shape and layout (measured here, each alone, best of ``repeats``)."""
+    total = 0.0
+    for a, b, out in _gemm_operands(sizes, batch):
         best = float("inf")
         for _ in range(repeats):
             t = time.perf_counter()
@@ -330,6 +343,17 @@ def gemm_limit(sizes: list[int], batch: int = BATCH, repeats: int = 30) -> float
             best = min(best, time.perf_counter() - t)
         total += best
     return total
+
+
+def gemm_step(sizes: list[int], batch: int = BATCH) -> Runner:
+    """Only the step's matrix products, in a loop: the limit, timed in the same rounds as the rest."""
+    ops = _gemm_operands(sizes, batch)
+
+    def step() -> None:
+        for a, b, out in ops:
+            np.matmul(a, b, out=out)
+
+    return _timed(step)
 
 
 def adam_epochs(x: np.ndarray, labels: np.ndarray, epochs: int = 5) -> list[float]:
@@ -494,13 +518,16 @@ def main(threads: list[int] | None = None, quick: bool = False, torch: bool = Tr
                 torch_mod.set_num_threads(n)
             print(f"\n{n} BLAS thread(s)")
             print(f"{'case':<24} {'ours s/epoch':>20} {'numpy s/epoch':>20} {'torch s/epoch':>20} "
-                  f"{'ours/torch':>17} {'ours/numpy':>17} {'GEMM limit':>10} {'ours/limit':>10}")
+                  f"{'ours/torch':>17} {'ours/numpy':>17} {'GEMM-only s/epoch':>20} {'ours/GEMM':>17} "
+                  f"{'best':>8} {'ours/b':>6}")
             for opt in ("sgd", "adam"):
                 for name, sizes in MLPS.items():
                     runners = {"ours": ours_mlp(sizes, opt, x, labels),
                                "numpy": hand_mlp(sizes, opt, x, labels)}
                     if torch_mod is not None:
                         runners["torch"] = torch_mlp(torch_mod, sizes, opt, x, labels)
+                    if opt == "sgd":
+                        runners["gemm"] = gemm_step(sizes)
                     r = rounds(runners, mlp_steps, max_rounds)
                     e = STEPS_PER_EPOCH
                     cells = [f"{name + ' ' + opt:<24}", f"{_med(r['ours'], e, '.3f'):>20}",
@@ -509,8 +536,9 @@ def main(threads: list[int] | None = None, quick: bool = False, torch: bool = Tr
                              f"{_ratio(r['ours'], r['torch']) if 'torch' in r else '-':>17}",
                              f"{_ratio(r['ours'], r['numpy']):>17}"]
                     if opt == "sgd":
-                        limit = gemm_limit(sizes) * e
-                        cells += [f"{limit:>10.3f}", f"{np.median(r['ours']) * e / limit:>10.2f}"]
+                        best = gemm_limit(sizes) * e
+                        cells += [f"{_med(r['gemm'], e, '.3f'):>20}", f"{_ratio(r['ours'], r['gemm']):>17}",
+                                  f"{best:>8.3f}", f"{np.median(r['ours']) * e / best:>6.2f}"]
                     print(" ".join(cells), flush=True)
             print(f"{'case':<24} {'ours us/step':>20} {'numpy us/step':>20} {'torch us/step':>20} "
                   f"{'ours/torch':>17} {'ours/numpy':>17}")
