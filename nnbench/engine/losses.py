@@ -55,7 +55,8 @@ class SumSquaredError(Loss):
         return out
 
     def value_and_grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray) -> float:
-        d = np.subtract(a, y, out=out)  # a - y once for both
+        """L = sum((a - y)^2) and dL/da = 2 (a - y) into ``out``, with a - y computed once."""
+        d = np.subtract(a, y, out=out)
         value = float(np.vdot(d, d))
         d *= 2.0
         return value
@@ -77,7 +78,8 @@ class MeanSquaredError(Loss):
         return out
 
     def value_and_grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray) -> float:
-        d = np.subtract(a, y, out=out)  # a - y once for both
+        """L = mean((a - y)^2) and dL/da = 2 (a - y) / size into ``out``, a - y computed once."""
+        d = np.subtract(a, y, out=out)
         value = float(np.vdot(d, d)) / d.size
         d *= 2.0 / d.size
         return value
