@@ -43,7 +43,7 @@ N_TRAIN, BATCH = 60_000, 128
 STEPS_PER_EPOCH = -(-N_TRAIN // BATCH)  # 469: the last batch holds 96 rows
 MLPS = {"784-128-10": [784, 128, 10], "784-512-256-10": [784, 512, 256, 10]}
 LR = {"sgd": 0.05, "adam": 1e-3}
-CASE_BUDGET = 8.0  # seconds of rounds after which a case stops repeating (after 3 rounds)
+CASE_BUDGET = 5.0  # seconds of rounds after which a case stops repeating (after 2 rounds)
 Runner = Callable[[int], float]
 
 
@@ -294,7 +294,7 @@ def torch_tiny(torch, name: str) -> Runner:
 def rounds(runners: dict[str, Runner], steps: int, max_rounds: int,
            budget: float = CASE_BUDGET) -> dict[str, list[float]]:
     """Seconds per step of every runner in each of up to ``max_rounds`` rounds, the runners
-    taking turns within a round; at least 3 rounds (or max_rounds), then until ``budget``."""
+    taking turns within a round; at least 2 rounds (or max_rounds), then until ``budget``."""
     for run in runners.values():
         run(max(steps // 10, 3))  # warm-up: buffers, caches, thread pools
     out: dict[str, list[float]] = {name: [] for name in runners}
@@ -305,7 +305,7 @@ def rounds(runners: dict[str, Runner], steps: int, max_rounds: int,
             order.reverse()  # neither variant always runs first
         for name, run in order:
             out[name].append(run(steps) / steps)
-        if r + 1 >= min(3, max_rounds) and time.perf_counter() - start > budget:
+        if r + 1 >= min(2, max_rounds) and time.perf_counter() - start > budget:
             break
     return out
 
@@ -547,7 +547,7 @@ def main(threads: list[int] | None = None, quick: bool = False, torch: bool = Tr
                 if torch_mod is not None:
                     runners["torch"] = torch_tiny(torch_mod, name)
                 steps = 200 if quick else (1000 if "spiral" in name else 3000)
-                r = rounds(runners, steps, max_rounds, budget=3.0)
+                r = rounds(runners, steps, max_rounds, budget=2.0)
                 print(" ".join([f"{name:<24}", f"{_med(r['ours'], 1e6, '.1f'):>20}",
                                 f"{_med(r['numpy'], 1e6, '.1f'):>20}",
                                 f"{_med(r['torch'], 1e6, '.1f') if 'torch' in r else '-':>20}",
