@@ -294,9 +294,11 @@ def torch_tiny(torch, name: str) -> Runner:
 def rounds(runners: dict[str, Runner], steps: int, max_rounds: int,
            budget: float = CASE_BUDGET) -> dict[str, list[float]]:
     """Seconds per step of every runner in each of up to ``max_rounds`` rounds, the runners
-    taking turns within a round; at least 2 rounds (or max_rounds), then until ``budget``."""
-    for run in runners.values():
-        run(max(steps // 10, 3))  # warm-up: buffers, caches, thread pools
+    taking turns within a round; at least 2 rounds (or max_rounds), then until ``budget``.
+    On a machine so busy that a round would take over half the budget, rounds get fewer steps."""
+    warm = max(steps // 10, 3)
+    per_step = sum(run(warm) for run in runners.values()) / warm  # warm-up: buffers, caches, threads
+    steps = max(10, min(steps, int(budget / 2 / max(per_step, 1e-9))))
     out: dict[str, list[float]] = {name: [] for name in runners}
     start = time.perf_counter()
     for r in range(max_rounds):
@@ -511,6 +513,9 @@ def main(threads: list[int] | None = None, quick: bool = False, torch: bool = Tr
           + f"; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"median [min-max] over up to {max_rounds} round-robin rounds; MLP epoch = {STEPS_PER_EPOCH} steps "
           f"of batch {BATCH}, timed on {mlp_steps} and scaled; ratios are medians of per-round ratios")
+    if load[0] > (os.cpu_count() or 1):
+        print(f"warning: the load average ({load[0]:.1f}) is above the number of CPUs: other processes "
+              "compete for them, the figures (above all with 2 threads) are not the engine's alone")
     x, labels = mnist_like()
     for n in threads:
         with threadpool_limits(limits=n):
