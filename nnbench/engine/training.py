@@ -424,7 +424,8 @@ class Trainer:
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, prefix: str = "") -> dict[str, float]:
         """Loss (and accuracy for classification) on any rows, in chunks through the training
-        buffers (so nothing large is allocated); the sum of squared errors is the rows' sum."""
+        buffers (so nothing large is allocated; call it from the thread that trains, between
+        steps); the sum of squared errors is the rows' sum."""
         total, correct = 0.0, 0.0
         chunk = min(max(self.batch_size, 64), 4096)
         net, sums = self.net, self.loss.name == "sse"
