@@ -6,7 +6,7 @@
     nnbench train PRESET_OR_FILE  train headless [--epochs N] [--seed S] [--save FILE] [--json]
     nnbench predict FILE --input 1,0,0
     nnbench export FILE --to onnx|torch|numpy --out PATH
-    nnbench bench                 time the engine against PyTorch CPU
+    nnbench bench                 time the engine against hand-written NumPy and PyTorch CPU
 
 Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code, never a traceback.
 """
@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_count, default=2, help="steps for --gradients numerical (default 2)")
     t.add_argument("--regularization", choices=("none", "l1", "l2"),
                    help="weight penalty (default: the experiment's)")
-    t.add_argument("--reg-rate", type=float, metavar="RATE", help="weight penalty rate (default: the experiment's)")
+    t.add_argument("--reg-rate", type=float, metavar="RATE",
+                   help="weight penalty rate (default: the experiment's)")
     t.add_argument("--features", metavar="F1,F2,...",
                    help="input features for 2-D data, from x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2) "
                         "(default: the experiment's)")
@@ -89,10 +90,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="leave out the dataset's input scaling (standardised CSV, MNIST's 1/255): the "
                          "export then takes the values the network itself is fed")
 
-    b = sub.add_parser("bench", help="time the engine against PyTorch CPU (when installed)")
+    b = sub.add_parser("bench", help="time the engine against hand-written NumPy and PyTorch CPU "
+                                     "(when installed)")
     b.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
     b.add_argument("--threads", default="1,2", help="BLAS thread counts to compare (default 1,2)")
-    b.add_argument("--no-torch", action="store_true", help="time the engine only")
+    b.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     return p
 
 
@@ -523,4 +526,5 @@ def _bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads {args.threads!r}: give thread counts like 1,2") from None
     if not threads or any(t < 1 for t in threads):
         raise UsageError("--threads needs counts >= 1")
-    return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch) or 0)
+    return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch,
+                           with_memory=not args.no_memory) or 0)
