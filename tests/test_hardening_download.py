@@ -69,35 +69,41 @@ def wait_until(condition, timeout=10.0) -> bool:
 class Background:
     """A download on a thread of its own; ``result`` is the exception it raised, or None."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, target=download_mnist, **kwargs):
         self.cancel = threading.Event()
         self.result: BaseException | None | str = "running"
         self.ended_at: float | None = None
         kwargs.setdefault("cancel", self.cancel.is_set)
-        self.thread = threading.Thread(target=self._run, kwargs=kwargs, daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(target,), kwargs=kwargs, daemon=True)
         self.thread.start()
 
-    def _run(self, **kwargs):
+    def _run(self, target, **kwargs):
         try:
-            download_mnist(**kwargs)
+            target(**kwargs)
             self.result = None
         except BaseException as exc:  # noqa: BLE001 (handed to the test)
             self.result = exc
         self.ended_at = time.monotonic()
+
+    def outcome(self, within: float) -> BaseException | None:
+        """What the download raised, once it has ended; fails if it is still running after
+        ``within`` seconds (before the fix, a trickle held a download for hours)."""
+        self.thread.join(within)
+        assert not self.thread.is_alive(), f"the download was still running after {within} s"
+        return self.result
 
 
 # ---- 12: cancel, deadline and stall rule on a trickling mirror -----------------------------
 
 
 def test_cancel_on_a_trickling_mirror_takes_effect_at_once(tmp_path, server, mnist_files):
-    server.mode = "trickle"  # one byte every 2 s: each read succeeds, no 64 KB chunk ever fills
+    server.mode = "trickle"  # each read gets a byte: no 64 KB chunk ever fills, no read times out
+    server.trickle_every = 0.5
     job = Background(cache_dir=tmp_path, mirror=server.url, files=[TRAIN_IMAGES], checksums=md5s(mnist_files))
-    assert server.first_byte.wait(10)
+    assert wait_until(lambda: server.sent >= 3)  # the download is well into the body
     asked = time.monotonic()
     job.cancel.set()
-    job.thread.join(5)
-    assert not job.thread.is_alive(), "the download ignored Cancel"
-    assert isinstance(job.result, DownloadCancelled)
+    assert isinstance(job.outcome(5), DownloadCancelled)
     assert job.ended_at - asked < 2.0  # measured: well under 0.5 s (README, Reliability)
     assert leftovers(tmp_path) == []
 
@@ -105,27 +111,28 @@ def test_cancel_on_a_trickling_mirror_takes_effect_at_once(tmp_path, server, mni
 def test_a_trickle_fails_the_stall_rule_with_a_message(tmp_path, server, mnist_files):
     server.mode = "trickle"
     server.trickle_every = 0.2  # 5 bytes/s: the socket is never quiet for long, and it never ends
-    started = time.monotonic()
+    job = Background(
+        cache_dir=tmp_path, mirror=server.url, files=[TRAIN_IMAGES], checksums=md5s(mnist_files), timeout=1.0
+    )
     with pytest.raises(DownloadError, match=r"too slow: \d+ bytes in the last 1 s"):
-        download_mnist(tmp_path, server.url, files=[TRAIN_IMAGES], checksums=md5s(mnist_files), timeout=1.0)
-    assert time.monotonic() - started < 5
+        raise job.outcome(5)
     assert leftovers(tmp_path) == []
 
 
 def test_overall_deadline(tmp_path, server, mnist_files):
     server.mode = "trickle"
     server.trickle_every = 0.05  # 20 bytes/s passes a stall rule of 10 bytes/s, but never finishes
-    started = time.monotonic()
+    job = Background(
+        fetch,
+        url=server.url + TRAIN_IMAGES,
+        dest=tmp_path / TRAIN_IMAGES,
+        expected=md5s(mnist_files)[TRAIN_IMAGES],
+        timeout=0.5,
+        deadline=1.0,
+        min_rate=10,
+    )
     with pytest.raises(DownloadError, match=r"did not finish within 1 s"):
-        fetch(
-            server.url + TRAIN_IMAGES,
-            tmp_path / TRAIN_IMAGES,
-            md5s(mnist_files)[TRAIN_IMAGES],
-            timeout=0.5,
-            deadline=1.0,
-            min_rate=10,
-        )
-    assert time.monotonic() - started < 4
+        raise job.outcome(4)
     assert leftovers(tmp_path) == []
 
 
@@ -140,15 +147,21 @@ def test_connection_setup_is_bounded_and_cancellable(tmp_path):
         with pytest.raises(DownloadError, match="no answer within 0.5 s"):
             download_mnist(tmp_path, url, files=[TEST_LABELS], checksums={TEST_LABELS: "0" * 32}, timeout=0.5)
         assert time.monotonic() - started < 4
-        bad = {TEST_LABELS: "0" * 32}
+    bad = {TEST_LABELS: "0" * 32}
+    with socket.socket() as listener:  # a fresh one: no earlier connection waits in its backlog
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
         job = Background(cache_dir=tmp_path, mirror=url, files=[TEST_LABELS], checksums=bad)
         listener.settimeout(10)
-        conn, _ = listener.accept()  # the download has connected and waits for an answer
+        conn, _ = listener.accept()
+        conn.settimeout(10)
+        assert conn.recv(4096).startswith(b"GET ")  # the request is sent; the download waits
         asked = time.monotonic()
         job.cancel.set()
-        job.thread.join(5)
+        result = job.outcome(5)
         conn.close()
-        assert isinstance(job.result, DownloadCancelled) and job.ended_at - asked < 2.0
+        assert isinstance(result, DownloadCancelled) and job.ended_at - asked < 2.0
 
 
 def test_cli_shows_progress_on_stderr_while_downloading(tmp_path, server):
@@ -192,28 +205,28 @@ def test_two_downloads_into_one_cache_do_not_share_a_part_file(tmp_path, server,
     assert wait_until(lambda: server.sent >= 80_000)
     wait_until(lambda: second_seen and second_seen[-1] == 10_000, 2)  # both have written what came
     first_gate.set()
-    first.thread.join(10)
-    assert first.result is None
+    assert first.outcome(10) is None
     assert file_matches(tmp_path / TRAIN_IMAGES, sums[TRAIN_IMAGES]), "the first download cached a bad file"
     second.cancel.set()  # the second fails: it must not delete what the first cached
     second_gate.set()
-    second.thread.join(10)
-    assert isinstance(second.result, DownloadCancelled)
+    assert isinstance(second.outcome(10), DownloadCancelled)
     assert leftovers(tmp_path) == [TRAIN_IMAGES]
     assert (tmp_path / TRAIN_IMAGES).read_bytes() == mnist_files[TRAIN_IMAGES]
 
 
-def test_a_failed_second_download_keeps_the_good_cached_file(tmp_path, server, mnist_files):
+def test_a_second_download_that_fails_leaves_the_first_alone(tmp_path, server, mnist_files):
     sums = md5s(mnist_files)
     gate = threading.Event()
     server.gates = [(10_000, gate)]
-    slow = Background(cache_dir=tmp_path, mirror=server.url, files=[TEST_IMAGES], checksums=sums)
+    first = Background(cache_dir=tmp_path, mirror=server.url, files=[TEST_IMAGES], checksums=sums)
     assert wait_until(lambda: server.sent >= 10_000)
-    download_mnist(tmp_path, server.url, files=[TEST_IMAGES], checksums=sums)  # a second, quick one
-    server.mode = "truncate"
+    assert wait_until(lambda: leftovers(tmp_path) != [])  # the first has its temporary file
+    server.mode = "500"
+    with pytest.raises(DownloadError, match="answered 500"):  # a second download fails
+        download_mnist(tmp_path, server.url, files=[TEST_IMAGES], checksums=sums)
+    server.mode = "ok"
     gate.set()
-    slow.thread.join(10)
-    assert slow.result is None or isinstance(slow.result, DownloadError)
+    assert first.outcome(10) is None  # before the fix, the second had deleted the first's file
     assert leftovers(tmp_path) == [TEST_IMAGES]
     assert file_matches(tmp_path / TEST_IMAGES, sums[TEST_IMAGES])
 
