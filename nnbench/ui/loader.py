@@ -133,7 +133,7 @@ class Loader(QObject):
         worker.failed.connect(self._on_failed)
         worker.done.connect(thread.quit)
         worker.done.connect(self._on_worker_done)
-        thread.finished.connect(self._cleanup)
+        thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker, self._ended = thread, worker, False
         self.busy_changed.emit(True)
         thread.start()
@@ -155,7 +155,7 @@ class Loader(QObject):
         thread, worker = self._thread, self._worker
         self._thread = self._worker = None
         worker.cancel()
-        thread.finished.disconnect(self._cleanup)
+        thread.finished.disconnect(self._on_thread_finished)
         if _reaper is None:
             _reaper = _Reaper()
             app = QCoreApplication.instance()
@@ -197,12 +197,17 @@ class Loader(QObject):
         if self._current():
             self._on_done()
 
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        # A queued signal of an earlier thread must not join the job started since.
+        if self._thread is not None and self.sender() is self._thread:
+            self._cleanup()
+
     def _on_done(self) -> None:
         if not self._ended:
             self._ended = True
             self.busy_changed.emit(False)
 
-    @Slot()
     def _cleanup(self) -> None:
         """Join the last job's thread (it has reported or was cancelled) and free it."""
         if self._thread is None:
