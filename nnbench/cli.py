@@ -406,7 +406,7 @@ class _DownloadProgress:
         if done < 1e5:
             size = f"{done:,} B" + (f" of {total / 1e6:.1f} MB" if total else "")
         rate = done / max(now - self.started, 1e-3) / 1e3
-        line = f"downloading {name}: {size}, {now - self.started:.0f} s, {rate:.1f} kB/s"
+        line = f"  {name}: {size}, {now - self.started:.0f} s, {rate:.1f} kB/s"
         if self.tty:
             self.stream.write("\r\x1b[K" + line + ("\n" if complete else ""))
         else:
