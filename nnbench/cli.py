@@ -5,6 +5,7 @@
     nnbench presets               list the built-in experiments
     nnbench train PRESET_OR_FILE  train headless [--epochs N] [--seed S] [--save FILE] [--json]
     nnbench predict FILE --input 1,0,0
+    nnbench export FILE --to onnx|torch|numpy --out PATH
     nnbench bench                 time the engine against PyTorch CPU
 
 Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code, never a traceback.
@@ -30,7 +31,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
-COMMANDS = ("presets", "train", "predict", "bench")
+COMMANDS = ("presets", "train", "predict", "export", "bench")
 
 
 class UsageError(Exception):
@@ -79,6 +80,15 @@ def _parser() -> argparse.ArgumentParser:
                     help="one row of inputs, comma-separated; repeat for more rows")
     pr.add_argument("--json", action="store_true", help="print the outputs as JSON")
 
+    ex = sub.add_parser("export", help="export a network as ONNX, a PyTorch script or a plain NumPy script")
+    ex.add_argument("experiment", metavar="FILE", help="a saved experiment (.npz), an .onnx, or a preset")
+    ex.add_argument("--to", required=True, choices=("onnx", "torch", "numpy"), help="what to write")
+    ex.add_argument("--out", required=True, metavar="PATH",
+                    help="the .onnx, or the .py (its weights go to NAME.weights.npz beside it)")
+    ex.add_argument("--no-input-scaling", action="store_true",
+                    help="leave out the dataset's input scaling (standardised CSV, MNIST's 1/255): the "
+                         "export then takes the values the network itself is fed")
+
     b = sub.add_parser("bench", help="time the engine against PyTorch CPU (when installed)")
     b.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
     b.add_argument("--threads", default="1,2", help="BLAS thread counts to compare (default 1,2)")
@@ -122,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(_join_input_values(argv))
         if args.command is None:
             return _open_window(None)
-        commands = {"presets": _presets, "train": _train, "predict": _predict, "bench": _bench}
+        commands = {"presets": _presets, "train": _train, "predict": _predict, "export": _export,
+                    "bench": _bench}
         return commands[args.command](args)
     except UsageError as e:
         return _fail(str(e), EXIT_USAGE)
@@ -223,7 +234,7 @@ def _mnist_source(source: dict[str, Any], args: argparse.Namespace, out: TextIO)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from nnbench.experiment import compare_gradients, save_experiment
+    from nnbench.experiment import compare_gradients
 
     out = sys.stdout
     exp = resolve(args.experiment)
@@ -257,7 +268,7 @@ def _train(args: argparse.Namespace) -> int:
         with _blas_threads(args.threads):
             return _numerical(exp, args, out, compare_gradients)
     with _blas_threads(args.threads):
-        return _run(exp, args, out, save_experiment)
+        return _run(exp, args, out)
 
 
 def _blas_threads(n: int):
@@ -271,8 +282,12 @@ def _blas_threads(n: int):
     return threadpool_limits(limits=n, user_api="blas")
 
 
-def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
-    ds, net, trainer = exp.build()
+def _run(exp, args: argparse.Namespace, out: TextIO) -> int:
+    from nnbench.bench import Bench
+    from nnbench.commands import Save
+
+    bench = Bench.from_experiment(exp)
+    ds, net, trainer = bench.dataset, bench.net, bench.trainer
     every = args.every or exp.report_every or max(1, exp.training.epochs // 10)
     name = exp.name
     start_epoch = trainer.epoch
@@ -285,7 +300,7 @@ def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
     target = start_epoch + exp.training.epochs
     try:
         if exp.training.epochs > 0:
-            for step in trainer.steps():
+            for step in bench.steps():
                 if bar is not None:
                     bar.update(step.epoch - start_epoch, step.loss)
                 if step.epoch_end:
@@ -301,7 +316,7 @@ def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
             bar.clear()
     seconds = time.perf_counter() - started
     if args.save:
-        save_experiment(args.save, exp, net, trainer)
+        bench.apply(Save(args.save))
         print(f"saved to {args.save}", file=out)
     metrics = _metrics(trainer, exp.training.epochs, seconds)
     print(_summary(metrics), file=out)
@@ -420,7 +435,12 @@ class _DownloadProgress:
 def _predict(args: argparse.Namespace) -> int:
     from nnbench.errors import SpecError
 
-    exp = resolve(args.experiment)
+    exp = _network_file(args.experiment)
+    if exp is None:  # a network without a dataset record (.npz or .onnx): nothing else is needed
+        from types import SimpleNamespace
+
+        saved = _bare_network(args.experiment)
+        exp = SimpleNamespace(saved=saved, network=saved.spec)
     rows = []
     for text in args.input:
         try:
@@ -449,6 +469,66 @@ def _predict(args: argparse.Namespace) -> int:
         extra = f"  (class {int(np.argmax(out))})" if softmax else ""
         print(f"{','.join(f'{v:g}' for v in row)} -> {values}{extra}")
     return 0
+
+
+# ---- export ------------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    from nnbench import export
+
+    want = export.SUFFIXES[args.to]
+    if Path(args.out).suffix.lower() != want:
+        raise UsageError(f"--to {args.to} writes a {want} file; --out {args.out!r} does not end in {want}")
+    exp = _network_file(args.experiment)
+    if exp is None:  # a network that records no dataset: the network alone
+        net = _bare_network(args.experiment).network()
+        written = export.export(net, args.to, args.out, name=Path(args.experiment).stem)
+        scaling = None
+    else:
+        net, trained = export.network_of(exp)
+        if not trained:
+            print("note: this experiment is not trained; the export holds its initial weights",
+                  file=sys.stderr)
+        written = export.export_experiment(exp, args.to, args.out, scaling=not args.no_input_scaling)
+        scaling = export.from_source(exp.dataset, net.n_inputs)
+    print(f"wrote {' and '.join(str(p) for p in written)}")
+    if scaling is None:
+        takes = "takes the rows the network takes (its dataset records no input scaling)"
+    elif args.no_input_scaling:
+        takes = f"takes the rows the network takes, already scaled ({scaling.describe()})"
+    else:
+        takes = f"takes rows as the data file holds them, scaled inside: {scaling.describe()}"
+    print(f"{net!r} {takes}")
+    if args.to == "onnx":
+        from nnbench.export import onnx_io
+
+        print(onnx_io.describe(written[0]))
+    return 0
+
+
+def _network_file(spec: str):
+    """As :func:`resolve`, or None for a file that holds a network and no dataset record (a bare
+    .npz network, an ONNX file from elsewhere): see :func:`_bare_network`."""
+    return None if _bare_network(spec) is not None else resolve(spec)
+
+
+def _bare_network(spec: str):
+    """The checked network of an .npz or .onnx file without a dataset record, else None."""
+    from nnbench.engine import files
+    from nnbench.export import read_onnx_network
+
+    path = Path(spec)
+    if not path.is_file():  # also no FIFO: resolve() says what is wrong
+        return None
+    if path.suffix.lower() == ".onnx":
+        saved = read_onnx_network(path)
+    else:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":
+                return None
+        saved = files.load(path)
+    return saved if saved.dataset is None else None
 
 
 # ---- bench -------------------------------------------------------------------------------------

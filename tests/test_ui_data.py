@@ -23,6 +23,7 @@ from nnbench.ui import colors
 from nnbench.ui.mnist_view import MnistView, confusion_matrix, mosaic
 from nnbench.ui.predict_box import PredictBox
 from nnbench.ui.session import Session
+from engine_helpers import engine_net
 
 XOR = {"kind": "generator", "name": "xor", "n": 100, "noise": 0.1, "test_fraction": 0.5, "seed": 0}
 
@@ -304,7 +305,7 @@ def test_predict_box_matches_the_network(qtbot, session):
     box.edit.setText("1, 0, 0")
     with qtbot.waitSignal(box.output_ready, timeout=10_000) as got:
         QTest.keyClick(box.edit, Qt.Key.Key_Return)
-    expected = session.worker.trainer.net.predict(np.array([[1.0, 0.0, 0.0]]))[0]  # engine idle
+    expected = engine_net(qtbot, session).predict(np.array([[1.0, 0.0, 0.0]]))[0]  # engine idle
     np.testing.assert_allclose(got.args[0], expected)
     assert box.result.text().startswith("output: ")
 
@@ -334,7 +335,7 @@ def test_predict_box_standardises_like_the_csv(qtbot, session, tmp_path, monkeyp
     with qtbot.waitSignal(box.output_ready, timeout=10_000) as got:
         box.ask()
     row = (np.array([[7.0]]) - src["mean"]) / np.array(src["std"])
-    np.testing.assert_allclose(got.args[0], session.worker.trainer.net.predict(row)[0])
+    np.testing.assert_allclose(got.args[0], engine_net(qtbot, session).predict(row)[0])
 
 
 # ---- the editable table -----------------------------------------------------------------------
