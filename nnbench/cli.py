@@ -417,11 +417,15 @@ class _DownloadProgress:
         if not (first or complete or now - self.last >= (0.1 if self.tty else 5.0)):
             return
         self.last = now
-        size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB ({done / total:.0%})" if total else f"{done:,} B"
-        if done < 1e5:
-            size = f"{done:,} B" + (f" of {total / 1e6:.1f} MB" if total else "")
-        rate = done / max(now - self.started, 1e-3) / 1e3
-        line = f"  {name}: {size}, {now - self.started:.0f} s, {rate:.1f} kB/s"
+        if not total:
+            size = f"{done:,} B"
+        elif total < 1e6:
+            size = f"{done:,} of {total:,} B"
+        else:
+            size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB ({done / total:.0%})"
+        elapsed = now - self.started
+        rate = f", {done / elapsed / 1e3:.1f} kB/s" if elapsed >= 1 else ""
+        line = f"  {name}: {size}, {elapsed:.0f} s{rate}"
         if self.tty:
             self.stream.write("\r\x1b[K" + line + ("\n" if complete else ""))
         else:
