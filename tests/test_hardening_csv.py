@@ -12,6 +12,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nnbench.data import dataset_from_csv, read_csv_table
 from nnbench.data.csvdata import infer_task, is_numeric_column
@@ -175,3 +177,43 @@ def test_the_preview_api_still_reads_rows_as_text(tmp_path):
     assert table.lines[:3] == [2, 3, 4] and table.lines[-1] == n + 1
     assert infer_task(table, "kind") == "classification" and infer_task(table, "w") == "regression"
     assert is_numeric_column(table, "w", 50) and not is_numeric_column(table, "kind", 50)
+
+
+# ---- the two paths against the csv module --------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    style=st.sampled_from(["repr", "fixed", "exp", "spaced", "quoted", "crlf", "semicolon"]),
+    text_at=st.one_of(st.none(), st.integers(0, 1199)),
+)
+def test_every_number_is_read_as_the_csv_module_and_float_read_it(tmp_path_factory, seed, style, text_at):
+    import csv
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(1200, 3)) * 10.0 ** rng.integers(-8, 8, (1200, 3))
+    fmt = {"fixed": "{:.4f}", "exp": "{:.6e}"}.get(style, "{!r}")
+    delimiter = ";" if style == "semicolon" else ","
+    cells = [[fmt.format(float(v)) for v in row] for row in values]
+    if style == "spaced":
+        cells = [[f" {c}" for c in row] for row in cells]
+    if style == "quoted":
+        for i, row in enumerate(cells):
+            row[:] = [f'"{c}"' if (i + j) % 5 == 0 else c for j, c in enumerate(row)]
+    if text_at is not None:
+        cells[text_at][2] = "label"  # a text cell: that block (and its column) goes cell by cell
+    end = "\r\n" if style == "crlf" else "\n"
+    body = end.join(delimiter.join(row) for row in cells) + end
+    path = tmp_path_factory.mktemp("csv") / "data.csv"
+    path.write_text(delimiter.join("abc") + end + body, newline="")
+    table = read_csv_table(path)
+    expected = [
+        [float(c.strip()) if c.strip() != "label" else np.nan for c in row]
+        for row in csv.reader(body.splitlines(), delimiter=delimiter)
+    ]
+    got = table.store.matrix()
+    assert got.shape == (1200, 3)
+    assert np.array_equal(got, np.array(expected), equal_nan=True)
+    assert table.lines[0] == 2 and table.lines[-1] == 1201
+    assert is_numeric_column(table, "c") == (text_at is None)
+    assert is_numeric_column(table, "c", 50) == (text_at is None or text_at >= 50)
