@@ -159,7 +159,9 @@ class MainWindow(QMainWindow):
         self.epoch_label = QLabel(" epoch 0 ")
         # A fixed width: a label that grows with its text relays out (and repaints) its
         # neighbours on every frame.
-        self.epoch_label.setMinimumWidth(self.epoch_label.fontMetrics().horizontalAdvance(" epoch 99,999,999 "))
+        # Fixed in both directions: Qt then does not even ask the status bar to lay out again.
+        self.epoch_label.setFixedSize(self.epoch_label.fontMetrics().horizontalAdvance(" epoch 99,999,999 "),
+                                      self.epoch_label.sizeHint().height())
         self.statusBar().addPermanentWidget(self.epoch_label)
 
         self.train_action.triggered.connect(self._on_train_toggled)

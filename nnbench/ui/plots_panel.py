@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QRectF, Qt, Slot
+from PySide6.QtCore import QCoreApplication, QRectF, QSize, Qt, Slot
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
@@ -74,6 +75,39 @@ def _plot(title: str, x_label: str, y_label: str, axis: pg.AxisItem | None = Non
     return w
 
 
+class StatusText(QWidget):
+    """A line or two of text that changes every frame without asking any layout to run again
+    (a QLabel's setText does, and the relayout repainted the whole window every frame)."""
+
+    def __init__(self, lines: int = 2, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 2)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 (as QLabel says it)
+        if text != self._text:
+            self._text = text
+            self.setToolTip(text)
+            self.update()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(200, self.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(0, self.height())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+                                          | Qt.TextFlag.TextWordWrap), self._text)
+        painter.end()
+
+
 class PlotsPanel(QTabWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,12 +159,8 @@ class PlotsPanel(QTabWidget):
             curve.setClipToView(True)
         self.log_loss = QCheckBox("log scale")
         self.log_loss.setChecked(True)
-        self.status = QLabel()
-        # A fixed size (two lines, any width): new text every frame must not relayout (and
-        # repaint) the panel; wrapped, a narrow panel still shows it all.
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.status.setWordWrap(True)
-        self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 2)
+        # Two lines, any width, wrapped: a narrow panel still shows it all.
+        self.status = StatusText(2)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
