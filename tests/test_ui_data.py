@@ -100,7 +100,7 @@ def test_csv_dialog_builds_the_chosen_columns(qtbot, session, tmp_path, monkeypa
     assert ds.target_names == ("big", "small") and ds.source["standardize"] is True
     assert abs(ds.x_train.mean()) < 1e-9  # standardised
     assert session.spec.n_inputs == 2 and not dlg.isVisible()
-    assert panel.combo.currentIndex() == -1
+    assert panel.combo.currentData() == "own:csv" and "CSV" in panel.combo.currentText()  # named, not blank
     assert "2 input(s): length, width" in panel.info.text()
 
 
