@@ -4,6 +4,7 @@ or bring your own data (a CSV file, MNIST downloaded or from local files)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
@@ -529,8 +530,23 @@ class TableEditor(QWidget):
         except (ValueError, SpecError) as e:
             self._say(str(e), error=True)
             return
-        if self.confirm_replace():
-            self.session.set_dataset(ds)
+        if not self.confirm_replace():
+            return
+        # The edited table keeps the tutorial's setup (its loss, an output without bias): a new
+        # dataset otherwise gets the task's defaults (binary cross-entropy, a bias).
+        s = self.session
+        keep = (s.spec.output, s.config.loss) if s.spec is not None else None
+
+        def adopted(new: Dataset) -> None:
+            s.dataset_changed.disconnect(adopted)
+            if keep is None or new is not ds or s.spec is None:
+                return
+            output, loss = keep
+            if output.units == s.spec.output.units and (output != s.spec.output or loss != s.config.loss):
+                s.restore_structure(replace(s.spec, layers=(*s.spec.hidden, output)), loss, None)
+
+        s.dataset_changed.connect(adopted)
+        s.set_dataset(ds)
 
     @Slot()
     def _on_edited(self) -> None:

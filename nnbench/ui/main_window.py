@@ -229,7 +229,10 @@ class MainWindow(QMainWindow):
             self.example_actions[name] = action
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit")
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        # The platform's Quit keys (Ctrl+Q on X11); where it has none, Ctrl+Q still.
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")]
+        quit_action.setShortcuts(quit_keys)
+        self.quit_action = quit_action
         self.open_action.triggered.connect(self._on_open)
         self.save_action.triggered.connect(self._on_save)
         quit_action.triggered.connect(self.close)
@@ -257,6 +260,9 @@ class MainWindow(QMainWindow):
             # The stop epoch is reached: Train carries on to a new one as far again, and says so
             # (it used to run one more epoch without a word).
             new_limit = self._epoch + limit
+            self.epochs_box.blockSignals(True)
+            self.epochs_box.setValue(new_limit)
+            self.epochs_box.blockSignals(False)
             self.session.set_config(epochs=new_limit)
             self.statusBar().showMessage(f"Epoch {limit:,} was the stop; training continues to epoch "
                                          f"{new_limit:,} (Stop at epoch)", 10000)
