@@ -11,9 +11,11 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QGroupBox,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QStyle,
@@ -85,12 +87,21 @@ class MainWindow(QMainWindow):
         self.predict_box = PredictBox(self.session)
         QVBoxLayout(ask_box).addWidget(self.predict_box)
         side_layout.addWidget(ask_box)
+        # The side panels scroll when the window is short, instead of squeezing their fields
+        # (at 1024x700 the dataset fields shrank below their size and the window grew itself).
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setWidget(side)
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side_scroll.setMinimumWidth(side.sizeHint().width() + self.side_scroll.verticalScrollBar().sizeHint().width())
+        self._side = side
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(side)
+        split.addWidget(self.side_scroll)
         self.centre = centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(self.network_view)
         centre.addWidget(self.plots_panel)
-        centre.setSizes([300, 480])
+        centre.setSizes([320, 440])
         split.addWidget(centre)
         self._image_layout = False  # the diagram made small for image data (see _fit_centre)
         self.session.dataset_changed.connect(self._fit_centre)
@@ -112,6 +123,7 @@ class MainWindow(QMainWindow):
         s.frame.connect(self._on_frame)
         s.file_done.connect(self._on_file_done)
         s.dataset_changed.connect(self._on_dataset_changed)
+        s.dataset_changed.connect(lambda _ds: QTimer.singleShot(0, self._fit_side))
         s.edited.connect(self._on_edited)
         self.dataset_panel.confirm_replace = lambda: self.maybe_save("replacing this network")
         self.dataset_panel.table_editor.confirm_replace = self.dataset_panel.confirm_replace
@@ -247,8 +259,14 @@ class MainWindow(QMainWindow):
             return
         self._image_layout = images
         total = sum(self.centre.sizes()) or 780
-        diagram = 110 if images else int(total * 0.38)
+        diagram = 200 if images else int(total * 0.45)
         self.centre.setSizes([diagram, max(total - diagram, 200)])
+
+    @Slot()
+    def _fit_side(self) -> None:
+        """The side panels never get less than they need (they scroll instead): their own minimum
+        misses the wrapped texts, and the dataset fields were squeezed to 10 px."""
+        self._side.setMinimumHeight(self._side.sizeHint().height())
 
     @Slot()
     def _on_train_toggled(self) -> None:

@@ -132,7 +132,7 @@ class PlotsPanel(QTabWidget):
 
         # Output: decision surface, fitted curve, or per-row bars.
         self.output_plot = _plot("Output", "x1", "x2")
-        self.output_plot.setMinimumSize(280, 260)
+        self.output_plot.setMinimumSize(240, 220)
         self.surface = pg.ImageItem()
         self.output_plot.addItem(self.surface)
         self.fit_curve = pg.PlotDataItem(pen=pg.mkPen((20, 20, 20), width=2.5))
@@ -152,11 +152,11 @@ class PlotsPanel(QTabWidget):
         for z, item in enumerate((self.train_points, self.test_points)):  # always over the surface
             item.setZValue(10 + z)
         # Which colour is which class, and (two classes or regression) a colour bar for the surface.
-        self.class_legend = pg.LegendItem(offset=(6, 6), labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 220),
-                                          pen=pg.mkPen("#bbb"), verSpacing=-4)
-        self.class_legend.setParentItem(self.output_plot.getPlotItem().getViewBox())
-        self.class_legend.setZValue(20)
-        self._legend_samples: list[pg.ScatterPlotItem] = []
+        # Under the plot as wrapped text: inside the plot it covered points, and a legend item in
+        # the plot's own layout made a narrow plot wider than its view (cut off on the right).
+        self.class_legend = QLabel()
+        self.class_legend.setWordWrap(True)
+        self.class_legend.setTextFormat(Qt.TextFormat.RichText)
         self.colour_bar = pg.ColorBarItem(values=(0, 1), width=14, colorMap=_DIVERGING, interactive=False,
                                           colorMapMenu=False, pen="#888")
         self.colour_bar.setVisible(False)
@@ -175,6 +175,9 @@ class PlotsPanel(QTabWidget):
         self.acc_plot = _plot("Accuracy", "epoch", "accuracy")
         self.acc_plot.getPlotItem().setTitle(_curves_title("Accuracy"), size="11pt")
         self.acc_plot.setYRange(0, 1.02)
+        # Three labels: a short plot had six run into each other.
+        self.acc_plot.getPlotItem().getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")],
+                                                              [(v, "") for v in (0.25, 0.75)]])
         self.acc_train = self.acc_plot.plot(pen=TRAIN_PEN, name="train")
         self.acc_test = self.acc_plot.plot(pen=TEST_PEN, name="test")
         for curve in (self.loss_train, self.loss_test, self.acc_train, self.acc_test):
@@ -189,6 +192,7 @@ class PlotsPanel(QTabWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.output_plot, 1)
+        left_layout.addWidget(self.class_legend)
         left_layout.addWidget(self.output_note)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -378,24 +382,20 @@ class PlotsPanel(QTabWidget):
 
     def _show_classes(self, ds: Dataset) -> None:
         """The class legend and the colour bar that explain the surface (2-D data)."""
-        legend, plot = self.class_legend, self.output_plot.getPlotItem()
-        legend.clear()
-        self._legend_samples = []
+        plot = self.output_plot.getPlotItem()
+        parts = []
         two_d = ds.n_features == 2
         if two_d and ds.task == "classification":
             cols = colors.class_colors(max(ds.n_classes, 2))
             for k in range(max(ds.n_classes, 2)):
                 name = ds.target_names[k] if k < len(ds.target_names) else str(k)
-                sample = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(*cols[k]), pen=pg.mkPen("w"))
-                legend.addItem(sample, f"class {name}")
-                self._legend_samples.append(sample)
+                hex_colour = "#%02x%02x%02x" % tuple(int(c) for c in cols[k])
+                parts.append(f"<span style='color:{hex_colour}; font-size:14pt'>●</span>&nbsp;class&nbsp;{name}")
         if two_d and len(ds.x_test):
-            for text, brush, pen in (("training", pg.mkBrush(140, 140, 140), pg.mkPen("w")),
-                                     ("test", pg.mkBrush("w"), pg.mkPen(120, 120, 120, width=2.5))):
-                sample = pg.ScatterPlotItem(size=9, brush=brush, pen=pen)
-                legend.addItem(sample, text)
-                self._legend_samples.append(sample)
-        legend.setVisible(bool(self._legend_samples))
+            parts.append("<span style='color:#888; font-size:14pt'>●</span>&nbsp;training")
+            parts.append("<span style='color:#888; font-size:14pt'>○</span>&nbsp;test")
+        self.class_legend.setText("&nbsp;&nbsp; ".join(parts))
+        self.class_legend.setVisible(bool(parts))
         bar = self.colour_bar
         wanted = two_d and (ds.task == "regression" or ds.n_classes <= 2)
         if wanted and not self._bar_in_layout:
@@ -459,11 +459,12 @@ class PlotsPanel(QTabWidget):
                 self.acc_test.setData(*thin(epochs, h["test_acc"]))
             else:
                 self.acc_test.setData([], [])
+        # Two lines of their own, so a narrow panel never cuts the losses off.
         text = f"epoch {snap.epoch:,}   step {snap.step:,}   lr {snap.lr:g}"
         if len(h["train_loss"]):
-            text += f"   train loss {h['train_loss'][-1]:.4g}"
+            text += f"\nloss: train {h['train_loss'][-1]:.4g}"
             if np.isfinite(h["test_loss"][-1]):
-                text += f"   test loss {h['test_loss'][-1]:.4g}"
+                text += f"   test {h['test_loss'][-1]:.4g}"
         # After a divergence the last epochs' losses are those of weights no longer in use: the
         # note that says which weights are back stays until training goes on.
         self.status.setText(self.divergence_note or text)
