@@ -152,7 +152,11 @@ def test_the_surface_has_a_class_legend_a_colour_bar_and_visible_test_points(qtb
     step(qtbot, window)
     legend = plots.class_legend.text().replace("&nbsp;", " ")
     assert plots.class_legend.isVisible() and "class 0" in legend and "class 1" in legend and "test" in legend
-    assert plots.colour_bar.isVisible()
+    assert plots.colour_bar.isVisible() and "P(class" in plots.colour_bar.axis.labelText
+    plots.show_neuron(1, 0)  # a hovered neuron shown large: the bar gives its scale, not P(class 1)
+    assert "neuron" in plots.colour_bar.axis.labelText
+    plots.show_neuron(-1, -1)
+    assert "P(class" in plots.colour_bar.axis.labelText
     assert plots.test_points.zValue() > plots.surface.zValue()
     # a ring (white centre) round the test points, so they stand out on the surface
     assert plots.test_points.opts["brush"].color().name() == "#ffffff"

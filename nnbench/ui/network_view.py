@@ -39,9 +39,9 @@ MAX_HIDDEN = 16
 NODE = 30  # neuron size in scene units
 DX = 120  # column spacing
 DY = 35  # neuron spacing
-TOP = 76  # room above the neurons for the layer controls
+TOP = 84  # room above the neurons for the layer controls
 BUTTON = 20  # side of a "+"/"−" button and height of an activation box, in scene units
-MIN_SCALE = 0.85  # the smallest the diagram is drawn: BUTTON * MIN_SCALE = 17 px
+MIN_SCALE = 0.8  # the smallest the diagram is drawn: BUTTON * MIN_SCALE = 16 px
 HEAT = 32  # heatmap pixels per side (the grid subsampled)
 CURVE_POINTS = 64  # points per neuron curve (1-D data)
 WIDTH_LEVELS = 8  # connection thickness is quantised so pens come from a cache
@@ -402,7 +402,7 @@ class NetworkView(QGraphicsView):
         self.shown.append(np.arange(len(column)))
         title = self.scene_.addSimpleText(f"Features ({len(column)} on)")
         title.setFont(_font(8))
-        title.setPos(-title.boundingRect().width() / 2, TOP - 44)
+        title.setPos(-title.boundingRect().width() / 2, TOP - 50)
 
     def _input_nodes(self) -> None:
         """Names beside the input nodes and, for 2-D data, each input's value over the plane."""
@@ -474,38 +474,38 @@ class NetworkView(QGraphicsView):
             title = self.scene_.addSimpleText(f"Input ({spec.n_inputs})")
         elif c == n_cols - 1:
             title = self.scene_.addSimpleText(f"Output ({spec.output.units})")
-            out = Clickable(QRectF(x - 40, TOP - 22, 80, BUTTON), f"{spec.output.activation} ▾",
+            out = Clickable(QRectF(x - 40, TOP - 28, 80, BUTTON), f"{spec.output.activation} ▾",
                             self._choose_output, "Override the output activation (the loss follows)")
             self.scene_.addItem(out)
             self.buttons["act_out"] = out
         else:
             h = c - 1
             layer = spec.hidden[h]
-            act = Clickable(QRectF(x - 44, TOP - 44, 88, BUTTON), f"{layer.activation} ▾",
+            act = Clickable(QRectF(x - 44, TOP - 50, 88, BUTTON), f"{layer.activation} ▾",
                             lambda h=h: self._choose_activation(h), "Choose this layer's activation")
-            minus = Clickable(QRectF(x - 44, TOP - 22, BUTTON, BUTTON), "−", lambda h=h: self._add_neurons(h, -1),
+            minus = Clickable(QRectF(x - 44, TOP - 28, BUTTON, BUTTON), "−", lambda h=h: self._add_neurons(h, -1),
                               "Remove a neuron")
-            plus = Clickable(QRectF(x + 44 - BUTTON, TOP - 22, BUTTON, BUTTON), "+",
+            plus = Clickable(QRectF(x + 44 - BUTTON, TOP - 28, BUTTON, BUTTON), "+",
                              lambda h=h: self._add_neurons(h, +1), "Add a neuron")
             count = QGraphicsSimpleTextItem(f"{layer.units}")
             count.setFont(_font(9))
-            count.setPos(x - count.boundingRect().width() / 2, TOP - 22 + (BUTTON - count.boundingRect().height()) / 2)
+            count.setPos(x - count.boundingRect().width() / 2, TOP - 28 + (BUTTON - count.boundingRect().height()) / 2)
             for item in (act, minus, plus, count):
                 self.scene_.addItem(item)
             self.buttons.update({f"act{h}": act, f"neurons-{h}": minus, f"neurons+{h}": plus})
             return
         title.setFont(_font(8))
-        title.setPos(x - title.boundingRect().width() / 2, TOP - 44)
+        title.setPos(x - title.boundingRect().width() / 2, TOP - 50)
 
     def _layer_buttons(self, n_cols: int) -> None:
         x = (n_cols - 1) * DX / 2
         n_hidden = n_cols - 2
         label = self.scene_.addSimpleText(f"{n_hidden} hidden layer{'s' if n_hidden != 1 else ''}")
         label.setFont(_font(9))
-        label.setPos(x - label.boundingRect().width() / 2, TOP - 74 + (BUTTON - label.boundingRect().height()) / 2)
+        label.setPos(x - label.boundingRect().width() / 2, TOP - 80 + (BUTTON - label.boundingRect().height()) / 2)
         w = label.boundingRect().width() / 2
-        add = Clickable(QRectF(x + w + 6, TOP - 74, BUTTON, BUTTON), "+", self._add_layer, "Add a hidden layer")
-        remove = Clickable(QRectF(x - w - 6 - BUTTON, TOP - 74, BUTTON, BUTTON), "−", self._remove_layer,
+        add = Clickable(QRectF(x + w + 6, TOP - 80, BUTTON, BUTTON), "+", self._add_layer, "Add a hidden layer")
+        remove = Clickable(QRectF(x - w - 6 - BUTTON, TOP - 80, BUTTON, BUTTON), "−", self._remove_layer,
                            "Remove the last hidden layer")
         self.scene_.addItem(add)
         self.scene_.addItem(remove)
@@ -520,6 +520,9 @@ class NetworkView(QGraphicsView):
         scale = min(max(scale, MIN_SCALE), 1.6)
         self.resetTransform()
         self.scale(scale, scale)
+        # Too big to fit (it scrolls): start at the top left, where the inputs and the controls are.
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().minimum())
 
     def wheelEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # Ctrl+wheel zooms

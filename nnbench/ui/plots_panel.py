@@ -185,8 +185,8 @@ class PlotsPanel(QTabWidget):
             curve.setClipToView(True)
         self.log_loss = QCheckBox("log scale")
         self.log_loss.setChecked(True)
-        # Two lines, any width, wrapped: a narrow panel still shows it all.
-        self.status = StatusText(2)
+        # Three lines, any width, wrapped: a narrow panel still shows it all.
+        self.status = StatusText(3)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -320,6 +320,7 @@ class PlotsPanel(QTabWidget):
         self.view = self.session.view
         self._last_frame = None
         self.divergence_note = ""
+        self._bar_key = None
         self._x_hi = self._y_key = None
         self.hovered = (-1, -1)
         if ds.image_shape is not None:
@@ -408,15 +409,27 @@ class PlotsPanel(QTabWidget):
         bar.setVisible(wanted)
         if not wanted:
             return
-        if ds.task == "regression":
-            lim = float(np.max(np.abs(ds.y_train))) or 1.0
-            bar.setLevels((-lim, lim))
-            bar.axis.setLabel(ds.target_names[0] if ds.target_names else "output", color="#333")
-        else:
-            bar.setLevels((0.0, 1.0))
-            name = ds.target_names[1] if len(ds.target_names) > 1 else "1"
-            bar.axis.setLabel(f"P(class {name})", color="#333")
+        self._bar_scale()
         bar.axis.setTextPen("#333")
+
+    def _bar_scale(self, neuron_limit: float | None = None) -> None:
+        """The colour bar's scale: the surface's (P(class 1), or the target), or the hovered
+        neuron's own (-limit..limit) while it is shown in place of the surface."""
+        ds, bar = self.dataset, self.colour_bar
+        if ds is None or not self._bar_in_layout:
+            return
+        if neuron_limit is not None:
+            levels, label = (-neuron_limit, neuron_limit), "neuron output"
+        elif ds.task == "regression":
+            lim = float(np.max(np.abs(ds.y_train))) or 1.0
+            levels, label = (-lim, lim), ds.target_names[0] if ds.target_names else "output"
+        else:
+            name = ds.target_names[1] if len(ds.target_names) > 1 else "1"
+            levels, label = (0.0, 1.0), f"P(class {name})"
+        if (levels, label) != getattr(self, "_bar_key", None):  # a new scale costs a relayout
+            self._bar_key = (levels, label)
+            bar.setLevels(levels)
+            bar.axis.setLabel(label, color="#333")
 
     def _scatter_2d(self, ds: Dataset) -> None:
         if ds.task == "classification":
@@ -511,6 +524,7 @@ class PlotsPanel(QTabWidget):
             self._title_surface(hovered[2] if hovered is not None else None)
         if hovered is not None and ds.n_features == 2:
             values, limit, title = hovered
+            self._bar_scale(limit)
             self.surface.setImage(colors.diverging_rgb(values, limit), autoLevels=False, levels=(0, 255))
             x0, x1, y0, y1 = self.view.bounds
             self.surface.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
@@ -518,6 +532,7 @@ class PlotsPanel(QTabWidget):
             return
         if out is not None and ds.n_features == 2 and self.view is not None:
             self._title_surface()
+            self._bar_scale()
             res = self.view.res
             if ds.task == "classification":
                 rgb = colors.surface_rgb(colors.probabilities(out), (res, res))
