@@ -40,8 +40,10 @@ def run_until(app: QApplication, condition, timeout: float = 60.0) -> None:
 
 def spread(name: str, ms: list[float]) -> str:
     a = np.array(ms)
-    return (f"{name:>10}: median {np.median(a):6.2f} ms   p10-p90 {np.percentile(a, 10):6.2f}-"
-            f"{np.percentile(a, 90):6.2f}   worst {a.max():6.2f}")
+    return (
+        f"{name:>10}: median {np.median(a):6.2f} ms   p10-p90 {np.percentile(a, 10):6.2f}-"
+        f"{np.percentile(a, 90):6.2f}   worst {a.max():6.2f}"
+    )
 
 
 def main() -> int:
@@ -53,6 +55,7 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     configure_pyqtgraph()
     window = MainWindow()
+    window.ask_before_losing_work = False  # a benchmark: nothing to save when it closes
     window.resize(1280, 800)
     window.show()
     s = window.session
@@ -66,7 +69,8 @@ def main() -> int:
     s.frame.connect(seen.append)
     for _ in range(2):
         s.step()
-        run_until(app, lambda n=len(seen): len(seen) > n and not s.running)
+        n = len(seen)
+        run_until(app, lambda n=n: len(seen) > n and not s.running)
         frames.append(seen[-1])
     s.frame.disconnect(seen.append)
 
@@ -86,8 +90,10 @@ def main() -> int:
         for name, dt in (("diagram", t1 - t0), ("plots", t2 - t1), ("paint", t3 - t2), ("total", t3 - t0)):
             parts[name].append(1000 * dt)
         app.processEvents()
-    print(f"one frame of the 10x64 spiral on the GUI thread ({args.frames} frames, "
-          f"{QApplication.platformName()}, window {window.width()}x{window.height()}):")
+    print(
+        f"one frame of the 10x64 spiral on the GUI thread ({args.frames} frames, "
+        f"{QApplication.platformName()}, window {window.width()}x{window.height()}):"
+    )
     for name, ms in parts.items():
         print(spread(name, ms))
 
@@ -115,8 +121,10 @@ def main() -> int:
     s.pause()
     run_until(app, lambda: not s.running)
     a = np.array(lat)
-    print(f"live {args.seconds:g} s: {drawn[0] / args.seconds:.1f} frames/s; 10 ms timer p50 "
-          f"{np.median(a):.1f} / p99 {np.percentile(a, 99):.1f} / worst {a.max():.1f} ms")
+    print(
+        f"live {args.seconds:g} s: {drawn[0] / args.seconds:.1f} frames/s; 10 ms timer p50 "
+        f"{np.median(a):.1f} / p99 {np.percentile(a, 99):.1f} / worst {a.max():.1f} ms"
+    )
     window.close()
     run_until(app, lambda: not s.thread.isRunning())
     return 0

@@ -24,10 +24,9 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
-
-from nnbench.engine import LayerSpec
 from threadpoolctl import threadpool_limits
 
+from nnbench.engine import LayerSpec
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
 
@@ -57,7 +56,8 @@ def shoot(app: QApplication, window: MainWindow, out: str, settle: float = 1.0) 
         raise OSError(f"could not write {out}")
     trainer = window.session.worker.trainer
     acc = trainer.history.last("test_acc")
-    print(f"{out}: epoch {trainer.epoch}" + (f", test acc {acc:.3f}" if acc == acc else ""))  # NaN: no test set
+    tail = f", test acc {acc:.3f}" if acc == acc else ""  # NaN: no test set
+    print(f"{out}: epoch {trainer.epoch}{tail}")  # noqa: T201 (a script that reports what it made)
     close(app, window)
 
 
@@ -85,7 +85,8 @@ def perceptron(app: QApplication, out: str) -> None:
     window = open_window(app)
     s = window.session
     window.open_example("perceptron")
-    wait(app, lambda: s.dataset is not None and s.dataset.name.lower().startswith("perceptron") and not s.busy)
+    wait(app, lambda: s.dataset is not None and s.dataset.name.lower().startswith("perceptron")
+         and not s.busy)
     s.train()
     wait(app, lambda: s.running)
     wait(app, lambda: not s.running, 120)  # the preset stops itself at epoch 10,000

@@ -15,11 +15,10 @@ from PySide6.QtTest import QTest
 from nnbench.data import write_idx
 from nnbench.data.idx import idx_bytes
 from nnbench.data.mnist import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
-from nnbench.ui import dialogs
+from nnbench.ui import colors, dialogs
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.dataset_panel import DatasetPanel, MnistDialog
 from nnbench.ui.draw_pad import DrawPad
-from nnbench.ui import colors
 from nnbench.ui.mnist_view import MnistView, confusion_matrix, mosaic
 from nnbench.ui.predict_box import PredictBox
 from nnbench.ui.session import Session

@@ -332,7 +332,8 @@ def test_clicking_input_features_switches_them_and_keeps_weights(qtbot, bench):
     after = first_layer_rows(s)
     assert np.array_equal(after["x2"], rows["x2"]) and np.array_equal(after["x1^2"], now["x1^2"])
     x = np.array([[0.3, -0.7]])
-    h = np.tanh(np.array([[-0.7, 0.09]]) @ s.worker.trainer.net.layers[0].W + s.worker.trainer.net.layers[0].b)
+    first = s.worker.trainer.net.layers[0]
+    h = np.tanh(np.array([[-0.7, 0.09]]) @ first.W + first.b)
     np.testing.assert_allclose(s.worker.trainer.net.activations(x)[0], h)  # x2 and x1² feed layer 1
 
     # The last feature on stays on.

@@ -126,9 +126,19 @@ def test_the_dataset_box_names_own_data_and_the_digits_tab_goes(qtbot, window, t
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (60, 784), dtype=np.uint8)
     y = np.eye(10)[np.arange(60) % 10]
-    ds = Dataset("digits", "classification", x[:50], y[:50], x[50:], y[50:],
-                 tuple(f"p{i}" for i in range(784)), tuple(map(str, range(10))),
-                 source={"kind": "mnist", "path": str(tmp_path)}, x_scale=1 / 255, image_shape=(28, 28))
+    ds = Dataset(
+        "digits",
+        "classification",
+        x[:50],
+        y[:50],
+        x[50:],
+        y[50:],
+        tuple(f"p{i}" for i in range(784)),
+        tuple(map(str, range(10))),
+        source={"kind": "mnist", "path": str(tmp_path)},
+        x_scale=1 / 255,
+        image_shape=(28, 28),
+    )
     with qtbot.waitSignal(window.session.dataset_changed, timeout=10_000):
         window.session.set_dataset(ds)
     idle(qtbot, window)
@@ -327,8 +337,9 @@ def test_training_on_an_edited_table_keeps_the_presets_loss_and_bias(qtbot, wind
     click(editor.add_button)
     with qtbot.waitSignal(s.dataset_changed, timeout=10_000):
         click(editor.apply_button)
-    qtbot.waitUntil(lambda: s.config.loss == "sse" and s.spec.output.bias is False and not s.busy,
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: s.config.loss == "sse" and s.spec.output.bias is False and not s.busy, timeout=10_000
+    )
     assert len(s.dataset.x_train) == 5
     assert s.worker.trainer.config.loss == "sse" and s.worker.trainer.net.spec.output.bias is False
 
@@ -388,11 +399,16 @@ def test_mnist_style_fits_the_box_and_centres_the_mass():
     rows, cols = np.flatnonzero(image.max(axis=1) > 0.05), np.flatnonzero(image.max(axis=0) > 0.05)
     assert rows[-1] - rows[0] + 1 == 20 and cols[-1] - cols[0] + 1 == 6  # 20 high, aspect kept
     yy, xx = np.mgrid[0:28, 0:28] + 0.5
-    assert abs((image * yy).sum() / image.sum() - 14) <= 0.5 and abs((image * xx).sum() / image.sum() - 14) <= 0.5
+    assert (
+        abs((image * yy).sum() / image.sum() - 14) <= 0.5
+        and abs((image * xx).sum() / image.sum() - 14) <= 0.5
+    )
     assert not mnist_style(np.zeros((112, 112))).any()
 
 
-@pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(), reason="real MNIST digits absent")
+@pytest.mark.skipif(
+    not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(), reason="real MNIST digits absent"
+)
 def test_real_digits_drawn_large_and_off_centre_are_read_right(qtbot, window):
     from nnbench.data import load_mnist_dir
     from nnbench.engine import LayerSpec

@@ -23,24 +23,36 @@ def squeezed(window: QWidget) -> list[str]:
     (a sibling then paints over it), or a plot whose scene is wider than its view."""
     bad = []
     for w in window.findChildren(QWidget):
-        if not w.isVisible() or w.isWindow() or w.objectName().startswith("qt_") or isinstance(w, QHeaderView):
+        if (
+            not w.isVisible()
+            or w.isWindow()
+            or w.objectName().startswith("qt_")
+            or isinstance(w, QHeaderView)
+        ):
             continue  # Qt's own parts of a widget (a spin box's line edit, a table's header)
         hint, policy, least = w.minimumSizeHint(), w.sizePolicy(), w.minimumSize()
-        need_w = max(hint.width() if policy.horizontalPolicy() != QSizePolicy.Policy.Ignored else 0, least.width())
-        need_h = max(hint.height() if policy.verticalPolicy() != QSizePolicy.Policy.Ignored else 0, least.height())
+        need_w = max(
+            hint.width() if policy.horizontalPolicy() != QSizePolicy.Policy.Ignored else 0, least.width()
+        )
+        need_h = max(
+            hint.height() if policy.verticalPolicy() != QSizePolicy.Policy.Ignored else 0, least.height()
+        )
         name = f"{type(w).__name__} {getattr(w, 'text', lambda: '')() if hasattr(w, 'text') else ''!r}"
         if w.width() < need_w or w.height() < need_h:
             bad.append(f"{name}: {w.width()}x{w.height()} < {need_w}x{need_h}")
         parent = w.parentWidget()
-        in_scroll = parent is not None and (isinstance(parent.parentWidget(), QAbstractScrollArea)
-                                            or parent.objectName().startswith("qt_"))
+        in_scroll = parent is not None and (
+            isinstance(parent.parentWidget(), QAbstractScrollArea) or parent.objectName().startswith("qt_")
+        )
         if parent is not None and not in_scroll and not parent.rect().contains(w.geometry()):
             bad.append(f"{name}: {w.geometry()} reaches out of its {type(parent).__name__} {parent.rect()}")
         if isinstance(w, pg.GraphicsView) and w.centralWidget is not None:
             inner = w.centralWidget.geometry()
             if inner.width() > w.viewport().width() + 1 or inner.height() > w.viewport().height() + 1:
-                bad.append(f"{name}: its plots ({inner.width():.0f}x{inner.height():.0f}) are cut by the "
-                           f"view ({w.viewport().width()}x{w.viewport().height()})")
+                bad.append(
+                    f"{name}: its plots ({inner.width():.0f}x{inner.height():.0f}) are cut by the "
+                    f"view ({w.viewport().width()}x{w.viewport().height()})"
+                )
     return bad
 
 
@@ -68,17 +80,34 @@ def digits_dataset(n_test: int = 2000) -> Dataset:
     x = rng.integers(0, 256, (200 + n_test, 784), dtype=np.uint8)
     labels = np.arange(200 + n_test) % 10
     y = np.eye(10)[labels]
-    return Dataset("digits", "classification", x[:200], y[:200], x[200:], y[200:],
-                   tuple(f"p{i}" for i in range(784)), tuple(map(str, range(10))),
-                   source={"kind": "mnist", "path": "digits"}, x_scale=1 / 255, image_shape=(28, 28))
+    return Dataset(
+        "digits",
+        "classification",
+        x[:200],
+        y[:200],
+        x[200:],
+        y[200:],
+        tuple(f"p{i}" for i in range(784)),
+        tuple(map(str, range(10))),
+        source={"kind": "mnist", "path": "digits"},
+        x_scale=1 / 255,
+        image_shape=(28, 28),
+    )
 
 
 def test_the_window_keeps_its_size_and_squeezes_nothing(qtbot, window):
     size = window.size()
     assert squeezed(window) == []
     # the toolbar shows every setting: nothing behind an overflow button
-    for box in (window.lr_box, window.optimizer_box, window.loss_box, window.batch_box, window.epochs_box,
-                window.reg_box, window.reg_rate_box):
+    for box in (
+        window.lr_box,
+        window.optimizer_box,
+        window.loss_box,
+        window.batch_box,
+        window.epochs_box,
+        window.reg_box,
+        window.reg_rate_box,
+    ):
         assert box.isVisible(), box.accessibleName() or type(box).__name__
     with qtbot.waitSignal(window.session.dataset_changed, timeout=10_000):
         window.open_example("perceptron")  # a tutorial table, with its editor

@@ -304,7 +304,8 @@ class MnistDialog(QDialog):
         self.subset.setCurrentIndex(1)
         # The mirror that last worked, remembered between runs (QSettings key "mnist_mirror").
         remembered = QSettings().value("mnist_mirror", data.DEFAULT_MIRROR)
-        self.mirror = QLineEdit(remembered if isinstance(remembered, str) and remembered else data.DEFAULT_MIRROR)
+        mirror = remembered if isinstance(remembered, str) and remembered else data.DEFAULT_MIRROR
+        self.mirror = QLineEdit(mirror)
         self.mirror.setToolTip("Where the four IDX files are downloaded from: " + ", ".join(data.MIRRORS))
         self.download_button = QPushButton("Download")
         self.local_button = QPushButton("Open local files…")

@@ -7,7 +7,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 NETWORK_FILTER = "nnbench experiment or network (*.npz *.json);;All files (*)"
 
 
-def ask_save_path(parent: QWidget, title: str, suggested: str, file_filter: str = NETWORK_FILTER) -> str | None:
+def ask_save_path(parent: QWidget, title: str, suggested: str,
+                  file_filter: str = NETWORK_FILTER) -> str | None:
     path, _ = QFileDialog.getSaveFileName(parent, title, suggested, file_filter)
     if path and not path.lower().endswith(".npz") and "npz" in file_filter.split(";;")[0]:
         path += ".npz"

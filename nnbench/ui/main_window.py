@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from nnbench import presets, resources
-from nnbench.engine.losses import LOSS_TITLES
-from nnbench.engine.optimizers import OPTIMIZERS
 from nnbench.data.mnist import FILES as MNIST_FILES
 from nnbench.data.mnist import default_cache_dir
+from nnbench.engine.losses import LOSS_TITLES
+from nnbench.engine.optimizers import OPTIMIZERS
 from nnbench.engine.training import TrainConfig
 from nnbench.errors import NnbenchError
 from nnbench.experiment import load_experiment
@@ -94,7 +94,8 @@ class MainWindow(QMainWindow):
         self.side_scroll.setWidgetResizable(True)
         self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.side_scroll.setMinimumWidth(side.sizeHint().width() + self.side_scroll.verticalScrollBar().sizeHint().width())
+        bar_width = self.side_scroll.verticalScrollBar().sizeHint().width()
+        self.side_scroll.setMinimumWidth(side.sizeHint().width() + bar_width)
         self._side = side
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.side_scroll)
@@ -151,7 +152,8 @@ class MainWindow(QMainWindow):
         self.train_action = QAction(self._play_icon, "Train", self)
         self.train_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
         self.train_action.setToolTip("Train until paused (Space)")
-        self.step_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward), "Step", self)
+        skip = style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward)
+        self.step_action = QAction(skip, "Step", self)
         self.step_action.setToolTip("Train one epoch, then stop")
         self.reset_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Reset", self)
         self.reset_action.setToolTip("Fresh weights and an empty history")
@@ -191,7 +193,8 @@ class MainWindow(QMainWindow):
         self.reg_rate_box.setKeyboardTracking(False)
         self.reg_rate_box.setAccessibleName("regularization rate")
         self.reg_rate_box.setToolTip("Regularization rate")
-        for row, label, widget in ((bar, "Learning rate", self.lr_box), (bar, "Optimizer", self.optimizer_box),
+        for row, label, widget in ((bar, "Learning rate", self.lr_box),
+                                   (bar, "Optimizer", self.optimizer_box),
                                    (bar, "Loss", self.loss_box), (settings, "Batch", self.batch_box),
                                    (settings, "Stop at epoch", self.epochs_box),
                                    (settings, "Regularization", self.reg_box)):
@@ -412,7 +415,8 @@ class MainWindow(QMainWindow):
         restored = re.search(r"weights from epoch (\d+), where the loss was lowest \(([^)]*)\)", text)
         what = (f"weights of epoch {restored.group(1)} restored (loss {restored.group(2)})" if restored
                 else "the best weights restored")
-        note = f"Diverged at learning rate {lr:g}: {what}. Learning rate lowered to {lower:g}; press Train to go on."
+        note = (f"Diverged at learning rate {lr:g}: {what}. Learning rate lowered to {lower:g}; "
+                "press Train to go on.")
         self.plots_panel.note_divergence(note)
         self.statusBar().showMessage(note, 15000)
         dialogs.show_error(self, "Training diverged", text + f"\n\nThe learning rate is now {lower:g}.")
@@ -431,7 +435,8 @@ class MainWindow(QMainWindow):
         source = experiment.dataset
         if source.get("kind") == "mnist" and source.get("cache") and not mnist_files_in(default_cache_dir()):
             remembered = QSettings().value("mnist_local", "")
-            local = remembered if isinstance(remembered, str) and remembered and Path(remembered).exists() else None
+            found = isinstance(remembered, str) and remembered and Path(remembered).exists()
+            local = remembered if found else None
             self.dataset_panel.open_mnist_dialog(
                 then=lambda ds: self._start_preset_on(experiment, ds, path),
                 note=f"The “{experiment.title}” example needs the MNIST digits: open the files you have "
@@ -502,7 +507,8 @@ class MainWindow(QMainWindow):
         for path in self.recent_files():
             action = self.recent_menu.addAction(Path(path).name)
             action.setToolTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.maybe_save("opening another file") and self.load(p))
+            action.triggered.connect(
+                lambda _=False, p=path: self.maybe_save("opening another file") and self.load(p))
         if self.recent_menu.isEmpty():
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 

@@ -323,7 +323,8 @@ class MnistView(QWidget):
             tile = w[:, self.hovered].reshape(shape)
             rgb = colors.diverging_rgb(tile / max(float(np.abs(tile).max()), 1e-12), 1.0)
             self._set_image(self.weights_plot, self.weights_image, rgb, (0, 255))
-            self.weights_plot.setTitle(f"Layer 1, neuron {self.hovered + 1}: its {w.shape[0]} weights (blue +)",
+            self.weights_plot.setTitle(
+                f"Layer 1, neuron {self.hovered + 1}: its {w.shape[0]} weights (blue +)",
                                        color="#333", size="9pt")
             self._first_layer_shape = None
             return

@@ -225,7 +225,8 @@ class EdgeLayer(QGraphicsItem):
         for idx in np.split(order, cuts):
             if len(idx):
                 c = int(shown[idx[0]])
-                self._groups.append((self.pens[(c // WIDTH_LEVELS, c % WIDTH_LEVELS)], [lines[i] for i in idx.tolist()]))
+                pen = self.pens[(c // WIDTH_LEVELS, c % WIDTH_LEVELS)]
+                self._groups.append((pen, [lines[i] for i in idx.tolist()]))
         self.update()
 
     def nearest(self, p: QPointF, tolerance: float) -> Edge | None:
@@ -379,8 +380,8 @@ class NetworkView(QGraphicsView):
             for a in src:
                 for b in dst:
                     start = a.rect().center() + QPointF(NODE / 2, 0)
-                    edges.append(Edge(start, b.rect().center() - QPointF(NODE / 2, 0), layer, a.index, b.index,
-                                      self.edge_layer))
+                    end = b.rect().center() - QPointF(NODE / 2, 0)
+                    edges.append(Edge(start, end, layer, a.index, b.index, self.edge_layer))
             self.edges.append(edges)
         self.edge_layer.set_edges([e for edges in self.edges for e in edges])
         self._layer_buttons(n_cols)
@@ -436,13 +437,15 @@ class NetworkView(QGraphicsView):
         values -= values.mean(axis=0)  # each feature's own range, centred, as one colour scale
         values /= np.maximum(np.abs(values).max(axis=0), 1e-12)
         h = w = int(np.sqrt(len(grid)))
-        self.heat_layer.set_column(0, list(self.feature_nodes.values()), _heat_argb(values.reshape(h, w, -1), 1.0))
+        argb = _heat_argb(values.reshape(h, w, -1), 1.0)
+        self.heat_layer.set_column(0, list(self.feature_nodes.values()), argb)
 
     def _set_curves(self, nodes: list[Neuron], values: np.ndarray, activation: str) -> None:
         """For 1-D data: each node shows its output along x as a small curve, (points, k)."""
         size = 2 * NODE  # drawn at twice the node size, shown scaled down: crisp when zoomed
         values = values[:: max(len(values) // CURVE_POINTS, 1)]
-        lo, hi = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}.get(activation, (None, None))
+        ranges = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+        lo, hi = ranges.get(activation, (None, None))
         xs = np.linspace(2, size - 2, len(values))
         for k, node in enumerate(nodes):
             v = values[:, k]
@@ -459,7 +462,7 @@ class NetworkView(QGraphicsView):
                 painter.setPen(QPen(QColor(200, 200, 200), 1))
                 painter.drawLine(QPointF(0, zero), QPointF(size, zero))
             painter.setPen(QPen(QColor(*BLUE), 2.5))
-            painter.drawPolyline([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist())])
+            painter.drawPolyline([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)])
             painter.end()
             node.heat.setPixmap(pix)
             node.heat.setScale(NODE / size)
@@ -483,13 +486,14 @@ class NetworkView(QGraphicsView):
             layer = spec.hidden[h]
             act = Clickable(QRectF(x - 44, TOP - 50, 88, BUTTON), f"{layer.activation} ▾",
                             lambda h=h: self._choose_activation(h), "Choose this layer's activation")
-            minus = Clickable(QRectF(x - 44, TOP - 28, BUTTON, BUTTON), "−", lambda h=h: self._add_neurons(h, -1),
-                              "Remove a neuron")
+            minus = Clickable(QRectF(x - 44, TOP - 28, BUTTON, BUTTON), "−",
+                              lambda h=h: self._add_neurons(h, -1), "Remove a neuron")
             plus = Clickable(QRectF(x + 44 - BUTTON, TOP - 28, BUTTON, BUTTON), "+",
                              lambda h=h: self._add_neurons(h, +1), "Add a neuron")
             count = QGraphicsSimpleTextItem(f"{layer.units}")
             count.setFont(_font(9))
-            count.setPos(x - count.boundingRect().width() / 2, TOP - 28 + (BUTTON - count.boundingRect().height()) / 2)
+            r = count.boundingRect()
+            count.setPos(x - r.width() / 2, TOP - 28 + (BUTTON - r.height()) / 2)
             for item in (act, minus, plus, count):
                 self.scene_.addItem(item)
             self.buttons.update({f"act{h}": act, f"neurons-{h}": minus, f"neurons+{h}": plus})
@@ -502,9 +506,11 @@ class NetworkView(QGraphicsView):
         n_hidden = n_cols - 2
         label = self.scene_.addSimpleText(f"{n_hidden} hidden layer{'s' if n_hidden != 1 else ''}")
         label.setFont(_font(9))
-        label.setPos(x - label.boundingRect().width() / 2, TOP - 80 + (BUTTON - label.boundingRect().height()) / 2)
+        r = label.boundingRect()
+        label.setPos(x - r.width() / 2, TOP - 80 + (BUTTON - r.height()) / 2)
         w = label.boundingRect().width() / 2
-        add = Clickable(QRectF(x + w + 6, TOP - 80, BUTTON, BUTTON), "+", self._add_layer, "Add a hidden layer")
+        add = Clickable(QRectF(x + w + 6, TOP - 80, BUTTON, BUTTON), "+", self._add_layer,
+                        "Add a hidden layer")
         remove = Clickable(QRectF(x - w - 6 - BUTTON, TOP - 80, BUTTON, BUTTON), "−", self._remove_layer,
                            "Remove the last hidden layer")
         self.scene_.addItem(add)
@@ -562,7 +568,8 @@ class NetworkView(QGraphicsView):
             return  # a frame from before the last structural edit
         self.weights = weights
         self._style_edges(weights)
-        if (self._heatmaps or self._curves) and frame.grid_hidden is not None and frame.grid_output is not None:
+        have_grid = frame.grid_hidden is not None and frame.grid_output is not None
+        if (self._heatmaps or self._curves) and have_grid:
             self._outputs = (*frame.grid_hidden, frame.grid_output)
             if self._heatmaps:
                 self._draw_heatmaps(self._outputs)

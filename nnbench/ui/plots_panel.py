@@ -6,16 +6,24 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QRectF, QSize, Qt, Slot
+from PySide6.QtCore import QRectF, QSize, Qt, Slot
 from PySide6.QtGui import QPainter, QPalette
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from nnbench.data import Dataset
 from nnbench.engine import features as feature_maps
 from nnbench.ui import colors
-from nnbench.ui.session import Session, View
 from nnbench.ui.mnist_view import MnistView
+from nnbench.ui.session import Session, View
 from nnbench.ui.worker import Frame
 
 TRAIN_PEN = pg.mkPen((8, 119, 189), width=2)
@@ -66,7 +74,7 @@ class LogLabelAxis(pg.AxisItem):
         if not self.logMode or len(values) <= 6:
             return strings
         keep = []
-        for v, text in zip(values, strings):
+        for v, text in zip(values, strings, strict=False):
             m = 10.0 ** (v - np.floor(v))
             keep.append(text if min(abs(m - k) for k in (1, 2, 5, 10)) < 1e-6 else "")
         return keep
@@ -141,7 +149,8 @@ class PlotsPanel(QTabWidget):
         self.neuron_curve = pg.PlotDataItem(pen=pg.mkPen(colors.ORANGE, width=2.5))
         self.neuron_curve.setVisible(False)
         self.output_plot.addItem(self.neuron_curve)
-        self.target_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=None, pen=pg.mkPen("#333", width=1.5))
+        self.target_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=None,
+                                           pen=pg.mkPen("#333", width=1.5))
         self.output_bars = pg.BarGraphItem(x=[], height=[], width=0.45, brush=pg.mkBrush(8, 119, 189, 200))
         self.output_plot.addItem(self.target_bars)
         self.output_plot.addItem(self.output_bars)
@@ -247,7 +256,8 @@ class PlotsPanel(QTabWidget):
         for 1-D data the values along x, (res,)."""
         column, index = self.hovered
         spec, view = self.session.spec, self.view
-        if column < 0 or spec is None or view is None or view.grid is None or view.grid.shape[1] not in (1, 2):
+        if column < 0 or spec is None or view is None or view.grid is None \
+                or view.grid.shape[1] not in (1, 2):
             return None
         if column == 0 and view.grid.shape[1] == 1:
             values, limit = view.grid[:, 0], 1.0
@@ -312,7 +322,8 @@ class PlotsPanel(QTabWidget):
         self.loss_plot.setLogMode(y=on)
         self._y_key = None
         if self._last_frame is not None:
-            self._fit_curve_ranges(self._last_frame.snapshot.history["epoch"], self._last_frame.snapshot.history)
+            history = self._last_frame.snapshot.history
+            self._fit_curve_ranges(history["epoch"], history)
 
     @Slot(object)
     def _on_dataset_changed(self, ds: Dataset) -> None:
@@ -391,7 +402,8 @@ class PlotsPanel(QTabWidget):
             for k in range(max(ds.n_classes, 2)):
                 name = ds.target_names[k] if k < len(ds.target_names) else str(k)
                 hex_colour = "#%02x%02x%02x" % tuple(int(c) for c in cols[k])
-                parts.append(f"<span style='color:{hex_colour}; font-size:14pt'>●</span>&nbsp;class&nbsp;{name}")
+                dot = f"<span style='color:{hex_colour}; font-size:14pt'>●</span>"
+                parts.append(f"{dot}&nbsp;class&nbsp;{name}")
         if two_d and len(ds.x_test):
             parts.append("<span style='color:#888; font-size:14pt'>●</span>&nbsp;training")
             parts.append("<span style='color:#888; font-size:14pt'>○</span>&nbsp;test")
@@ -490,8 +502,9 @@ class PlotsPanel(QTabWidget):
 
     def _fit_curve_ranges(self, epochs: np.ndarray, h) -> None:
         """Axes that move in steps, not every frame: epochs up to the next round number (see
-        nice_ceiling), the loss to whole decades (log scale) or the next round number (linear). New tick labels at every
-        frame cost the GUI thread most of a frame's drawing and made the axes jitter."""
+        nice_ceiling), the loss to whole decades (log scale) or the next round number (linear).
+        New tick labels at every frame cost the GUI thread most of a frame's drawing and made the
+        axes jitter."""
         x_hi = nice_ceiling(max(float(epochs[-1]) if len(epochs) else 0.0, 10.0))
         if x_hi != self._x_hi:
             self._x_hi = x_hi
