@@ -346,11 +346,12 @@ class NetworkView(QGraphicsView):
                 continue
             if c == 0 and units > BLOCK_INPUTS:
                 shown = np.array([], dtype=int)
-                block = Neuron(QRectF(x - NODE / 2, TOP + height / 2 - 60, NODE, 120), -1, -1)
+                # At the top, next to the controls: the Digits tab leaves the diagram a strip of ~200 px.
+                block = Neuron(QRectF(x - NODE / 2, TOP, NODE, 120), -1, -1)
                 block.setBrush(QBrush(QColor(225, 225, 225)))
                 text = QGraphicsSimpleTextItem(f"{units}\ninputs", block)
                 text.setFont(_font(7))
-                text.setPos(x - NODE / 2 + 1, TOP + height / 2 - 14)
+                text.setPos(x - NODE / 2 + 1, TOP + 46)
                 self.scene_.addItem(block)
                 self.columns.append([block])
                 self.shown.append(shown)
