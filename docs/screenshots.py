@@ -54,10 +54,11 @@ def shoot(app: QApplication, window: MainWindow, out: str, settle: float = 1.0) 
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(out):
         raise OSError(f"could not write {out}")
-    trainer = window.session.worker.trainer
-    acc = trainer.history.last("test_acc")
+    frame = window.session.last_frame
+    history = frame.snapshot.history if frame is not None else {"test_acc": []}
+    acc = float(history["test_acc"][-1]) if len(history["test_acc"]) else float("nan")
     tail = f", test acc {acc:.3f}" if acc == acc else ""  # NaN: no test set
-    print(f"{out}: epoch {trainer.epoch}{tail}")  # noqa: T201 (a script that reports what it made)
+    print(f"{out}: epoch {window.session.epoch}{tail}")  # noqa: T201 (a script that reports what it made)
     close(app, window)
 
 
@@ -75,7 +76,7 @@ def xor(app: QApplication, out: str, size: tuple[int, int] = (1400, 900)) -> Non
     wait(app, lambda: not s.busy)
     s.train()
     wait(app, lambda: s.running)
-    wait(app, lambda: s.worker.trainer.epoch >= 150)
+    wait(app, lambda: s.epoch >= 150)
     s.pause()
     wait(app, lambda: not s.running)
     shoot(app, window, out)
@@ -126,7 +127,7 @@ def mnist(app: QApplication, out: str, folder: str) -> None:
     wait(app, lambda: not s.busy)
     for _ in range(3):
         s.step()
-    wait(app, lambda: s.worker.trainer.epoch >= 3 and not s.running, 120)
+    wait(app, lambda: s.epoch >= 3 and not s.running, 120)
     hover(window, 1, 4)
     shoot(app, window, out)
 
