@@ -1,12 +1,14 @@
 """Training inside the window against headless, and how responsive the window stays.
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--seconds 5]
+    QT_QPA_PLATFORM=xcb DISPLAY=:99 python benchmarks/bench_gui.py [--seconds 4] [--rounds 3]
 
 For each case the same network and data train (1) headless with ``Trainer.steps()`` and (2) in
-the app: a shown MainWindow whose Session trains on its engine thread and redraws live. It
-prints steps per second for both, the ratio app/headless, frames drawn, and the latency of a
-10 ms QTimer on the GUI thread (p50 / p99) while training runs. BLAS is pinned to 1 thread, as
-the app does.
+the app: a shown 1400x900 MainWindow whose engine process trains while the window redraws live.
+Headless and app runs alternate (round-robin, ``--rounds`` times) so that a busy machine slows
+both alike; the table gives medians and, in brackets, the spread (min-max) of app/headless.
+Columns: steps per second both ways, their ratio, frames drawn per second, and the latency of
+a 10 ms QTimer on the GUI thread (p50 / p99 / max) while training runs. BLAS is pinned to one
+thread in both processes, as the app does. It also prints what starting an engine costs.
 """
 
 from __future__ import annotations
@@ -67,29 +69,42 @@ def headless(ds: Dataset, hidden, settings, seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
-def run_until(app: QApplication, condition, timeout: float = 60.0) -> None:
-    """Run a real event loop (a Python busy-loop would itself fight for the GIL) until
-    ``condition()`` holds."""
+def run_until(condition, timeout: float = 60.0) -> None:
+    """Run a real event loop until ``condition()`` holds."""
     loop = QEventLoop()
     poll = QTimer()
-    poll.timeout.connect(lambda: (condition() or time.perf_counter() > limit) and loop.quit())
     limit = time.perf_counter() + timeout
-    poll.start(5)
+    poll.timeout.connect(lambda: (condition() or time.perf_counter() > limit) and loop.quit())
+    poll.start(2)
     loop.exec()
     poll.stop()
 
 
-def in_app(app: QApplication, ds: Dataset, hidden, settings, seconds: float) -> dict:
+def status(s) -> dict:
+    got: list[dict] = []
+    s.status(got.append)
+    run_until(lambda: bool(got))
+    got[0]["at"] = time.perf_counter()
+    return got[0]
+
+
+def open_window() -> MainWindow:
     window = MainWindow()
+    window.ask_before_losing_work = False  # a benchmark: nothing to save when it closes
     window.resize(1400, 900)
     window.show()
+    return window
+
+
+def in_app(window: MainWindow, ds: Dataset, hidden, settings, seconds: float) -> dict:
     s = window.session
-    done = {"ready": False}
-    s.spec_changed.connect(lambda _: done.__setitem__("ready", True))
+    ready = {"spec": False}
+    s.spec_changed.connect(lambda _: ready.__setitem__("spec", True))
     s.set_dataset(ds)
-    run_until(app, lambda: done["ready"])
+    run_until(lambda: ready["spec"] and not s.busy)
     s.set_hidden(hidden)
     s.set_config(**settings)
+    run_until(lambda: not s.busy)
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -100,43 +115,74 @@ def in_app(app: QApplication, ds: Dataset, hidden, settings, seconds: float) -> 
 
     timer = QTimer()
     timer.timeout.connect(tick)
-    run_until(app, lambda: not s.busy)
-    start_step = s.worker.trainer.step_count
-    for key in s.worker.timing:
-        s.worker.timing[key] = 0.0
+    before = status(s)
     frames0 = window.plots_panel.frames_drawn
+    eval0 = s.worker.timing["frame_eval"]
     timer.start(10)
     s.train()
-    start = time.perf_counter()
-    end = start + seconds
-    run_until(app, lambda: time.perf_counter() >= end)
-    steps = s.worker.trainer.step_count - start_step  # read once; the thread keeps going
-    elapsed = time.perf_counter() - start
-    timing = {k: v / elapsed for k, v in s.worker.timing.items()}
+    run_until(lambda: time.perf_counter() >= before["at"] + seconds, timeout=seconds + 30)
+    after = status(s)
     timer.stop()
-    window.close()
+    s.pause()
+    run_until(lambda: not s.running and not s.busy)
+    elapsed = after["at"] - before["at"]
     g = np.array(gaps[5:]) * 1000
-    return {"rate": steps / elapsed, "frames": window.plots_panel.frames_drawn - frames0,
+    return {"rate": (after["step"] - before["step"]) / elapsed,
+            "fps": (window.plots_panel.frames_drawn - frames0) / elapsed,
             "p50": float(np.percentile(g, 50)), "p99": float(np.percentile(g, 99)), "max": float(g.max()),
-            "timing": timing}
+            "eval_ms": 1000 * (s.worker.timing["frame_eval"] - eval0)
+            / max(window.plots_panel.frames_drawn - frames0, 1)}
+
+
+def startup_costs(rounds: int) -> None:
+    """Window shown and engine answering, measured from creating the MainWindow."""
+    shown, ready = [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        window = open_window()
+        QApplication.processEvents()
+        shown.append(time.perf_counter() - t0)
+        up: list = []
+        window.session.engine_ready.connect(up.append)
+        run_until(lambda: bool(up))
+        ready.append(time.perf_counter() - t0)
+        window.close()
+    print(f"window shown {1000 * np.median(shown):.0f} ms, engine process answering after "
+          f"{1000 * np.median(ready):.0f} ms (median of {rounds}; spread {1000 * min(ready):.0f}-"
+          f"{1000 * max(ready):.0f} ms)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--case", action="append", help="only these cases (substring match)")
     args = parser.parse_args()
     threadpool_limits(limits=1, user_api="blas")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841
     configure_pyqtgraph()
-    print(f"{'case':38} {'headless steps/s':>17} {'app steps/s':>12} {'app/headless':>13} "
-          f"{'frames/s':>9} {'timer p50':>10} {'timer p99':>10} {'timer max':>10}")
+    startup_costs(args.rounds)
+    print(f"{'case':38} {'headless steps/s':>17} {'app steps/s':>12} {'app/headless':>20} "
+          f"{'frames/s':>9} {'timer p50':>10} {'timer p99':>10} {'timer max':>10} {'frame eval':>11}")
     for name, (make, hidden, settings) in CASES.items():
+        if args.case and not any(c in name for c in args.case):
+            continue
         ds = make()
-        base = headless(ds, hidden, settings, args.seconds)
-        r = in_app(app, ds, hidden, settings, args.seconds)
-        print(f"{name:38} {base:17,.0f} {r['rate']:12,.0f} {r['rate'] / base:13.2f} "
-              f"{r['frames'] / args.seconds:9.1f} {r['p50']:8.1f}ms {r['p99']:8.1f}ms {r['max']:8.1f}ms", flush=True)
-        print("    engine thread's time: " + ", ".join(f"{k} {v:.0%}" for k, v in r["timing"].items()))
+        base, app_runs = [], []
+        for _ in range(args.rounds):  # interleaved: headless, app, headless, app...
+            base.append(headless(ds, hidden, settings, args.seconds))
+            window = open_window()
+            app_runs.append(in_app(window, ds, hidden, settings, args.seconds))
+            window.close()
+        ratios = [r["rate"] / b for r, b in zip(app_runs, base, strict=True)]
+
+        def med(key: str) -> float:
+            return float(np.median([r[key] for r in app_runs]))
+
+        print(f"{name:38} {np.median(base):17,.0f} {med('rate'):12,.0f} "
+              f"{np.median(ratios):6.2f} [{min(ratios):.2f}-{max(ratios):.2f}] "
+              f"{med('fps'):9.1f} {med('p50'):8.1f}ms {med('p99'):8.1f}ms {med('max'):8.1f}ms "
+              f"{med('eval_ms'):9.2f}ms", flush=True)
     return 0
 
 

@@ -5,7 +5,8 @@
     nnbench presets               list the built-in experiments
     nnbench train PRESET_OR_FILE  train headless [--epochs N] [--seed S] [--save FILE] [--json]
     nnbench predict FILE --input 1,0,0
-    nnbench bench                 time the engine against PyTorch CPU
+    nnbench export FILE --to onnx|torch|numpy --out PATH
+    nnbench bench                 time the engine against hand-written NumPy and PyTorch CPU
 
 Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code, never a traceback.
 """
@@ -31,7 +32,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
-COMMANDS = ("presets", "train", "predict", "bench")
+COMMANDS = ("presets", "train", "predict", "export", "bench")
 
 
 class UsageError(Exception):
@@ -83,10 +84,21 @@ def _parser() -> argparse.ArgumentParser:
                     help="one row of inputs, comma-separated; repeat for more rows")
     pr.add_argument("--json", action="store_true", help="print the outputs as JSON")
 
-    b = sub.add_parser("bench", help="time the engine against PyTorch CPU (when installed)")
+    ex = sub.add_parser("export", help="export a network as ONNX, a PyTorch script or a plain NumPy script")
+    ex.add_argument("experiment", metavar="FILE", help="a saved experiment (.npz), an .onnx, or a preset")
+    ex.add_argument("--to", required=True, choices=("onnx", "torch", "numpy"), help="what to write")
+    ex.add_argument("--out", required=True, metavar="PATH",
+                    help="the .onnx, or the .py (its weights go to NAME.weights.npz beside it)")
+    ex.add_argument("--no-input-scaling", action="store_true",
+                    help="leave out the dataset's input scaling (standardised CSV, MNIST's 1/255): the "
+                         "export then takes the values the network itself is fed")
+
+    b = sub.add_parser("bench", help="time the engine against hand-written NumPy and PyTorch CPU "
+                                     "(when installed)")
     b.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
     b.add_argument("--threads", default="1,2", help="BLAS thread counts to compare (default 1,2)")
-    b.add_argument("--no-torch", action="store_true", help="time the engine only")
+    b.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     return p
 
 
@@ -153,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(_join_input_values(argv))
         if args.command is None:
             return _open_window(None)
-        commands = {"presets": _presets, "train": _train, "predict": _predict, "bench": _bench}
+        commands = {"presets": _presets, "train": _train, "predict": _predict, "export": _export,
+                    "bench": _bench}
         return commands[args.command](args)
     except UsageError as e:
         return _fail(str(e), EXIT_USAGE)
@@ -258,12 +271,12 @@ def _mnist_source(source: dict[str, Any], args: argparse.Namespace, out: TextIO)
         if not have_test:
             mirror = args.mnist_mirror or mnist.DEFAULT_MIRROR
             print(f"MNIST is not in {cache}; downloading from {mirror}", file=out)
-            mnist.download_mnist(cache, mirror=mirror)
+            mnist.download_mnist(cache, mirror=mirror, progress=_DownloadProgress(sys.stderr))
     return source
 
 
 def _train(args: argparse.Namespace) -> int:
-    from nnbench.experiment import compare_gradients, save_experiment
+    from nnbench.experiment import compare_gradients
 
     out = sys.stdout
     exp = resolve(args.experiment)
@@ -297,7 +310,7 @@ def _train(args: argparse.Namespace) -> int:
         with _blas_threads(args.threads):
             return _numerical(exp, args, out, compare_gradients)
     with _blas_threads(args.threads):
-        return _run(exp, args, out, save_experiment)
+        return _run(exp, args, out)
 
 
 def _blas_threads(n: int):
@@ -311,8 +324,12 @@ def _blas_threads(n: int):
     return threadpool_limits(limits=n, user_api="blas")
 
 
-def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
-    ds, net, trainer = exp.build()
+def _run(exp, args: argparse.Namespace, out: TextIO) -> int:
+    from nnbench.bench import Bench
+    from nnbench.commands import Save
+
+    bench = Bench.from_experiment(exp)
+    ds, net, trainer = bench.dataset, bench.net, bench.trainer
     every = args.every or exp.report_every or max(1, exp.training.epochs // 10)
     name = exp.name
     start_epoch = trainer.epoch
@@ -325,7 +342,7 @@ def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
     target = start_epoch + exp.training.epochs
     try:
         if exp.training.epochs > 0:
-            for step in trainer.steps():
+            for step in bench.steps():
                 if bar is not None:
                     bar.update(step.epoch - start_epoch, step.loss)
                 if step.epoch_end:
@@ -341,7 +358,7 @@ def _run(exp, args: argparse.Namespace, out: TextIO, save_experiment) -> int:
             bar.clear()
     seconds = time.perf_counter() - started
     if args.save:
-        save_experiment(args.save, exp, net, trainer)
+        bench.apply(Save(args.save))
         print(f"saved to {args.save}", file=out)
     metrics = _metrics(trainer, exp.training.epochs, seconds)
     print(_summary(metrics), file=out)
@@ -425,13 +442,51 @@ class _Progress:
         self.stream.flush()
 
 
+class _DownloadProgress:
+    """Download progress on stderr: one line redrawn on a terminal (10 times a second at most),
+    otherwise a line when a file starts, every 5 s and when it is complete."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.tty = stream, _is_tty(stream)
+        self.name: str | None = None
+        self.started = self.last = 0.0
+
+    def __call__(self, name: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        first, complete = name != self.name, total is not None and done >= total
+        if first:
+            self.name, self.started, self.last = name, now, 0.0
+        if not (first or complete or now - self.last >= (0.1 if self.tty else 5.0)):
+            return
+        self.last = now
+        if not total:
+            size = f"{done:,} B"
+        elif total < 1e6:
+            size = f"{done:,} of {total:,} B"
+        else:
+            size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB ({done / total:.0%})"
+        elapsed = now - self.started
+        rate = f", {done / elapsed / 1e3:.1f} kB/s" if elapsed >= 1 else ""
+        line = f"  {name}: {size}, {elapsed:.0f} s{rate}"
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line + ("\n" if complete else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
 # ---- predict -----------------------------------------------------------------------------------
 
 
 def _predict(args: argparse.Namespace) -> int:
     from nnbench.errors import SpecError
 
-    exp = resolve(args.experiment)
+    exp = _network_file(args.experiment)
+    if exp is None:  # a network without a dataset record (.npz or .onnx): nothing else is needed
+        from types import SimpleNamespace
+
+        saved = _bare_network(args.experiment)
+        exp = SimpleNamespace(saved=saved, network=saved.spec)
     rows = []
     for text in args.input:
         try:
@@ -464,6 +519,66 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- export ------------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    from nnbench import export
+
+    want = export.SUFFIXES[args.to]
+    if Path(args.out).suffix.lower() != want:
+        raise UsageError(f"--to {args.to} writes a {want} file; --out {args.out!r} does not end in {want}")
+    exp = _network_file(args.experiment)
+    if exp is None:  # a network that records no dataset: the network alone
+        net = _bare_network(args.experiment).network()
+        written = export.export(net, args.to, args.out, name=Path(args.experiment).stem)
+        scaling = None
+    else:
+        net, trained = export.network_of(exp)
+        if not trained:
+            print("note: this experiment is not trained; the export holds its initial weights",
+                  file=sys.stderr)
+        written = export.export_experiment(exp, args.to, args.out, scaling=not args.no_input_scaling)
+        scaling = export.from_source(exp.dataset, net.n_inputs)
+    print(f"wrote {' and '.join(str(p) for p in written)}")
+    if scaling is None:
+        takes = "takes the rows the network takes (its dataset records no input scaling)"
+    elif args.no_input_scaling:
+        takes = f"takes the rows the network takes, already scaled ({scaling.describe()})"
+    else:
+        takes = f"takes rows as the data file holds them, scaled inside: {scaling.describe()}"
+    print(f"{net!r} {takes}")
+    if args.to == "onnx":
+        from nnbench.export import onnx_io
+
+        print(onnx_io.describe(written[0]))
+    return 0
+
+
+def _network_file(spec: str):
+    """As :func:`resolve`, or None for a file that holds a network and no dataset record (a bare
+    .npz network, an ONNX file from elsewhere): see :func:`_bare_network`."""
+    return None if _bare_network(spec) is not None else resolve(spec)
+
+
+def _bare_network(spec: str):
+    """The checked network of an .npz or .onnx file without a dataset record, else None."""
+    from nnbench.engine import files
+    from nnbench.export import read_onnx_network
+
+    path = Path(spec)
+    if not path.is_file():  # also no FIFO: resolve() says what is wrong
+        return None
+    if path.suffix.lower() == ".onnx":
+        saved = read_onnx_network(path)
+    else:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":
+                return None
+        saved = files.load(path)
+    return saved if saved.dataset is None else None
+
+
 # ---- bench -------------------------------------------------------------------------------------
 
 
@@ -485,4 +600,5 @@ def _bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads {quote(args.threads)}: give thread counts like 1,2") from None
     if not threads or any(t < 1 for t in threads):
         raise UsageError("--threads needs counts >= 1")
-    return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch) or 0)
+    return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch,
+                           with_memory=not args.no_memory) or 0)

@@ -147,18 +147,19 @@ class Experiment:
         net = Network(self.network, np.random.default_rng(self.net_seed))
         if self.saved is not None:
             net.set_weights(self.saved.weights)
-        # A tiny table's test set is its training set: evaluating it twice would only cost time.
-        same = ds.x_test.shape == ds.x_train.shape and np.array_equal(ds.x_test, ds.x_train)
-        x_test, y_test = (None, None) if same else (ds.x_test, ds.y_test)
-        if len(ds.x_test) == 0:
-            x_test = y_test = None
-        trainer = Trainer(
-            net, self.training, ds.x_train, ds.y_train, x_test, y_test,
-            x_scale=ds.x_scale, classification=ds.task == "classification",
-        )
+        trainer = make_trainer(net, self.training, ds)
         if self.saved is not None:
             self.saved.restore(trainer)
         return ds, net, trainer
+
+
+def make_trainer(net: Network, config: TrainConfig, ds: Dataset) -> Trainer:
+    """The one place a trainer is made: ``net`` on ``ds`` with ``config``."""
+    # A tiny table's test set is its training set: evaluating it twice would only cost time.
+    same = ds.x_test.shape == ds.x_train.shape and np.array_equal(ds.x_test, ds.x_train)
+    x_test, y_test = (None, None) if same or len(ds.x_test) == 0 else (ds.x_test, ds.y_test)
+    return Trainer(net, config, ds.x_train, ds.y_train, x_test, y_test,
+                   x_scale=ds.x_scale, classification=ds.task == "classification")
 
 
 def _whole(value: Any) -> bool:
@@ -187,9 +188,13 @@ def save_experiment(
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:
-    """An experiment from a preset-style ``.json`` file or a trained ``.npz``; FileFormatError
-    (naming the file) for anything that is not one."""
+    """An experiment from a preset-style ``.json`` file, a trained ``.npz`` or an ``.onnx`` that
+    records its dataset; FileFormatError (naming the file) for anything that is not one."""
     path = Path(path)
+    if path.suffix.lower() == ".onnx":  # an exported (or foreign) ONNX network: nnbench.export
+        from nnbench.export import read_onnx_network
+
+        return _from_saved(read_onnx_network(path), path)
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # opening a FIFO would block
             raise FileFormatError(f"{path.name} is not a regular file")

@@ -34,3 +34,19 @@ def test_engine_and_data_import_and_train_with_qt_blocked():
 def test_the_block_really_blocks_qt():
     r = run_without_qt("import PySide6.QtCore\n")
     assert r.returncode != 0 and "Qt is blocked" in r.stderr
+
+
+def test_the_bench_its_commands_and_the_engine_process_code_import_with_qt_blocked():
+    r = run_without_qt(
+        "import nnbench.bench, nnbench.commands, nnbench.remote, nnbench.frames, nnbench.cli\n"
+        "import nnbench.ui.app  # the window's main module: spawn imports it again in the engine\n"
+        "from nnbench import commands as cmd\n"
+        "b = nnbench.bench.Bench()\n"
+        "b.apply(cmd.SwitchData(source={'kind': 'generator', 'name': 'xor', 'n': 40}))\n"
+        "b.apply(cmd.Step(2)); b.run_until_stopped()\n"
+        "assert b.epoch == 2\n"
+        "assert not any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules)\n"
+        "print('ok')\n"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"

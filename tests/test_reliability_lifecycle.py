@@ -1,6 +1,7 @@
-"""The engine thread under random use through the window: train, pause, step, reset, change the
-network or the dataset, close. No crash, no Qt warning (pytest-qt fails on those), no deadlock
-(every wait has a timeout) and no threads or memory left behind.
+"""The engine under random use through the window: train, pause, step, reset, change the network
+or the dataset, kill the engine process, close. No crash, no Qt warning (pytest-qt fails on
+those), no deadlock (every wait has a timeout) and no threads, processes, shared memory or memory
+left behind.
 
 30 sequences in the default suite; ``python -m pytest -m slow`` runs 500.
 """
@@ -18,10 +19,35 @@ from PySide6.QtTest import QTest
 
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
+from engine_helpers import engine_state
 
 WAIT = 15_000  # ms: any wait longer than this is a deadlock
 ACTIONS = ("train", "pause", "step", "reset", "neurons", "add_layer", "remove_layer", "dataset", "lr",
-           "batch", "close")
+           "batch", "kill", "close")
+
+
+def children() -> list[int]:
+    """Engine processes this one started that still exist, and zombie children of any kind
+    (multiprocessing's resource tracker lives as long as the interpreter: it is not counted)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid() and (fields[0] == "Z" or b"spawn_main" in cmdline):
+                out.append(int(pid))
+    return out
+
+
+def segments() -> set[str]:
+    """Shared-memory segments this process created and did not unlink (Linux: /dev/shm)."""
+    mine = f"nnbench_{os.getpid()}_"
+    return {n for n in os.listdir("/dev/shm") if n.startswith(mine)} if os.path.isdir("/dev/shm") else set()
 
 
 def os_threads() -> int:
@@ -57,44 +83,20 @@ def dispose(window: MainWindow) -> None:
     QCoreApplication.processEvents()
 
 
-STALE = {"count": 0}
-
-
-def unstick(qtbot, window: MainWindow) -> None:
-    """Work around the stale Train/Pause state (see test_reliability_ui's xfail test): a pause
-    that lands while the engine loop is between its state check and its wait is never reported,
-    so the window shows "Pause" for an engine at rest. Any job wakes the loop and reports it."""
-    s = window.session
-    if s.running and not s.worker.running:
-        try:  # a False in flight arrives at once; a stale state never does
-            qtbot.waitUntil(lambda: not s.running or s.worker.running, timeout=500)
-        except qtbot.TimeoutError:
-            pass
-        if s.running and not s.worker.running:
-            STALE["count"] += 1
-            s._call(lambda w: None)
-            qtbot.waitUntil(lambda: not s.running, timeout=WAIT)
-
-
 def act(qtbot, window: MainWindow, action: str, rng: random.Random) -> None:
     s = window.session
     if action == "train":
-        unstick(qtbot, window)
         if not s.running:
-            epoch, diverged = s.worker.trainer.epoch, len(window.diverged)
+            epoch, diverged = engine_state(qtbot, s).epoch, len(window.diverged)
             window.train_action.trigger()
             # Let it train a little: at least one epoch, or until it diverges (which can happen
             # within the first burst, before `running` was ever reported).
-            qtbot.waitUntil(lambda: s.worker.trainer.epoch > epoch or len(window.diverged) > diverged,
+            qtbot.waitUntil(lambda: s.epoch > epoch or len(window.diverged) > diverged or not s.running,
                             timeout=WAIT)
     elif action == "pause":
-        # The window learns that training started after the engine's first burst: wait for that,
-        # as a user would see the button turn to Pause before pressing it.
-        qtbot.waitUntil(lambda: s.running or not s.worker.running, timeout=WAIT)
         if s.running:
             window.train_action.trigger()
-        qtbot.waitUntil(lambda: not s.worker.running, timeout=WAIT)
-        unstick(qtbot, window)
+        qtbot.waitUntil(lambda: not s.running, timeout=WAIT)
     elif action == "step":
         window.step_action.trigger()
     elif action == "reset":
@@ -117,6 +119,11 @@ def act(qtbot, window: MainWindow, action: str, rng: random.Random) -> None:
         window.lr_box.setValue(rng.choice([0.001, 0.03, 0.3, 3.0, 50.0]))
     elif action == "batch":
         window.batch_box.setValue(rng.choice([0, 1, 7, 32, 100_000]))
+    elif action == "kill":
+        pid = window.session.worker.pid
+        with qtbot.waitSignal(window.session.engine_ready, timeout=WAIT):
+            window.session.kill_engine()
+        assert window.session.worker.pid != pid
     settle(qtbot, window)
 
 
@@ -139,7 +146,9 @@ def run_sequences(qtbot, n: int, seed: int, baseline: dict | None = None) -> dic
     (py0, os0, rss0), (py1, os1, rss1) = baseline["mark"] if baseline else marks[0], marks[-1]
     assert py1 <= py0, f"Python threads grew from {py0} to {py1}"
     assert os1 <= os0, f"OS threads grew from {os0} to {os1}"
-    return {"rss_growth_mb": rss1 - rss0, "stale_pause": STALE["count"], **counts}
+    qtbot.waitUntil(lambda: not children(), timeout=WAIT)  # no engine process, no zombie
+    assert not segments(), f"shared memory left behind: {segments()}"
+    return {"rss_growth_mb": rss1 - rss0, **counts}
 
 
 def sequence(qtbot, window, rng, counts, marks, i, n):

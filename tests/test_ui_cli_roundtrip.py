@@ -9,6 +9,7 @@ from nnbench import cli
 from nnbench.engine import files
 from nnbench.ui import dialogs
 from test_ui_window import close_window, open_window
+from engine_helpers import engine_state, engine_net
 
 
 def test_window_save_then_cli_train_continues(qtbot, tmp_path, monkeypatch, capsys):
@@ -19,12 +20,12 @@ def test_window_save_then_cli_train_continues(qtbot, tmp_path, monkeypatch, caps
     with qtbot.waitSignal(s.config_changed, timeout=10_000):
         window.lr_box.setValue(0.5)
     window.train_action.trigger()
-    qtbot.waitUntil(lambda: s.worker.trainer.epoch == 300 and not s.running, timeout=60_000)
+    qtbot.waitUntil(lambda: s.epoch == 300 and not s.running, timeout=60_000)
     path = tmp_path / "gui.npz"
     monkeypatch.setattr(dialogs, "ask_save_path", lambda *a, **k: str(path))
     with qtbot.waitSignal(s.message, timeout=10_000):
         window.save_action.trigger()
-    saved_loss = s.worker.trainer.history.last("train_loss")
+    saved_loss = float(engine_state(qtbot, s).history["train_loss"][-1])
     close_window(window)
 
     assert cli.main(["train", str(path), "--epochs", "20", "--json", "--save", str(tmp_path / "more.npz")]) == 0
@@ -58,12 +59,12 @@ def test_features_chosen_in_the_window_survive_save_open_and_the_cli(qtbot, tmp_
             window.network_view.toggle_feature(name)
     qtbot.waitUntil(lambda: not s.busy, timeout=10_000)
     s.step()
-    qtbot.waitUntil(lambda: s.worker.trainer.epoch >= 1 and not s.running and not s.busy, timeout=10_000)
+    qtbot.waitUntil(lambda: s.epoch >= 1 and not s.running and not s.busy, timeout=10_000)
     path = tmp_path / "features.npz"
     with qtbot.waitSignal(s.file_done, timeout=10_000):
         s.save(path)
     grid = s.view.grid
-    expected = s.worker.trainer.net.predict(grid)
+    expected = engine_net(qtbot, s).predict(grid)
     close_window(window)
 
     other = open_window(qtbot)
@@ -72,7 +73,7 @@ def test_features_chosen_in_the_window_survive_save_open_and_the_cli(qtbot, tmp_
     o = other.session
     assert o.spec.features == ("x1", "x2", "x1^2", "sin(x2)") == o.features
     assert [n.feature for n in other.network_view.columns[0]] == ["x1", "x2", "x1^2", "sin(x2)"]
-    np.testing.assert_array_equal(o.worker.trainer.net.predict(grid), expected)
+    np.testing.assert_array_equal(engine_net(qtbot, o).predict(grid), expected)
     close_window(other)
 
     assert cli.main(["predict", str(path), "--input", f"{grid[5, 0]},{grid[5, 1]}", "--json"]) == 0

@@ -16,6 +16,7 @@ from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
 from nnbench.ui.network_view import NetworkView
 from nnbench.ui.undo import StructureHistory
+from engine_helpers import engine_state, engine_net
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def agree(qtbot, window, view: NetworkView, sizes: tuple[int, ...], acts: list[s
     s = window.session
     assert s.spec.sizes == sizes
     assert [layer.activation for layer in s.spec.hidden] == acts
-    assert s.worker.trainer.net.spec == s.spec
+    assert engine_net(qtbot, s).spec == s.spec
     assert window.network_panel.hidden_layers() == s.spec.hidden
     assert len(view.columns) == len(sizes)
     for c, units in enumerate(sizes):
@@ -138,26 +139,26 @@ def test_clicking_a_connection_and_a_neuron_sets_weight_and_bias(qtbot, bench, m
         return 1.25
 
     monkeypatch.setattr(dialogs, "ask_number", ask)
-    expected = float(s.worker.trainer.net.layers[1].W[0, 0])
+    expected = float(engine_net(qtbot, s).layers[1].W[0, 0])
     assert "weight" in view.tooltip_at(view.mapFromScene(edge.sceneBoundingRect().center()))
     click(qtbot, view, edge)
     settled(qtbot, window)
     assert asked == [pytest.approx(expected)]
-    assert s.worker.trainer.net.layers[1].W[0, 0] == 1.25
+    assert engine_net(qtbot, s).layers[1].W[0, 0] == 1.25
     qtbot.waitUntil(lambda: view.weights["layer1.W"][0, 0] == 1.25, timeout=10_000)  # the diagram follows
     assert "+1.2500" in view.tooltip_at(view.mapFromScene(edge.sceneBoundingRect().center()))
 
     monkeypatch.setattr(dialogs, "ask_number", lambda parent, title, label, value: -0.5)
     click(qtbot, view, view.neuron(2, 3))  # column 2 = hidden layer 2 (engine layer 1), neuron 4
     settled(qtbot, window)
-    assert s.worker.trainer.net.layers[1].b[3] == -0.5
+    assert engine_net(qtbot, s).layers[1].b[3] == -0.5
 
     # Cancelling changes nothing.
     monkeypatch.setattr(dialogs, "ask_number", lambda parent, title, label, value: None)
-    before = s.worker.trainer.net.weights()
+    before = engine_net(qtbot, s).weights()
     click(qtbot, view, view.neuron(1, 0))
     settled(qtbot, window)
-    after = s.worker.trainer.net.weights()
+    after = engine_net(qtbot, s).weights()
     assert all(np.array_equal(before[k], after[k]) for k in before)
 
 
@@ -165,10 +166,10 @@ def test_adding_a_neuron_keeps_learned_weights(qtbot, bench):
     window, view, _ = bench
     s = window.session
     settled(qtbot, window)
-    old = s.worker.trainer.net.weights()
+    old = engine_net(qtbot, s).weights()
     click(qtbot, view, view.buttons["neurons+0"], s.spec_changed)
     settled(qtbot, window)
-    new = s.worker.trainer.net.weights()
+    new = engine_net(qtbot, s).weights()
     assert new["layer0.W"].shape == (2, 5)
     assert np.array_equal(new["layer0.W"][:, :4], old["layer0.W"])
     assert np.array_equal(new["layer1.W"][:4], old["layer1.W"])
@@ -181,10 +182,10 @@ def test_live_frames_colour_connections_and_fill_heatmaps(qtbot, bench):
         s.set_hidden((LayerSpec(8, "tanh"), LayerSpec(6, "relu"), LayerSpec(4, "sigmoid")))
     s.train()
     qtbot.waitUntil(lambda: bool(view.weights) and view.weights["layer0.W"].shape == (2, 8)
-                    and not view.neuron(3, 0).heat.pixmap().isNull(), timeout=10_000)
+                    and view.has_picture(view.neuron(3, 0)), timeout=10_000)
     s.pause()
     qtbot.waitUntil(lambda: not s.running, timeout=10_000)
-    assert all(not n.heat.pixmap().isNull() for col in view.columns[1:] for n in col)
+    assert all(view.has_picture(n) for col in view.columns[1:] for n in col)
     W = view.weights["layer0.W"]
     for e in view.edges[0]:
         sign = e.level // 8
@@ -266,9 +267,9 @@ def test_edits_while_training_keep_training(qtbot, bench):
     click(qtbot, view, view.buttons["add_layer"], s.spec_changed)
     click(qtbot, view, view.buttons["neurons+2"], s.spec_changed)
     agree(qtbot, window, view, (2, 4, 4, 5, 1), ["tanh"] * 3)
-    epoch = s.worker.trainer.epoch
+    epoch = engine_state(qtbot, s).epoch
     qtbot.waitUntil(lambda: view.weights.get("layer2.W", np.empty(0)).shape == (4, 5)
-                    and s.worker.trainer.epoch > epoch, timeout=10_000)
+                    and engine_state(qtbot, s).epoch > epoch, timeout=10_000)
     assert s.running
     s.pause()
     qtbot.waitUntil(lambda: not s.running, timeout=10_000)
@@ -282,7 +283,7 @@ def test_the_output_activation_can_be_overridden_and_the_loss_follows(qtbot, ben
     click(qtbot, view, view.buttons["act_out"], s.spec_changed)
     settled(qtbot, window)
     assert s.spec.output.activation == "linear" and s.config.loss == "mse"
-    assert s.worker.trainer.net.spec == s.spec and s.worker.trainer.config.loss == "mse"
+    assert engine_net(qtbot, s).spec == s.spec and engine_state(qtbot, s).config.loss == "mse"
     assert window.loss_box.currentData() == "mse"
     assert view.buttons["act_out"].childItems()[0].text().startswith("linear")
     # A structural edit afterwards keeps the override.
@@ -301,8 +302,8 @@ def hover(view: NetworkView, item) -> None:
     QApplication.sendEvent(view.viewport(), move)
 
 
-def first_layer_rows(s) -> dict[str, np.ndarray]:
-    net = s.worker.trainer.net
+def first_layer_rows(qtbot, s) -> dict[str, np.ndarray]:
+    net = engine_net(qtbot, s)
     return {name: net.layers[0].W[k].copy() for k, name in enumerate(net.spec.input_names)}
 
 
@@ -312,28 +313,30 @@ def test_clicking_input_features_switches_them_and_keeps_weights(qtbot, bench):
     settled(qtbot, window)
     assert set(view.feature_nodes) == {"x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"}
     assert [n.feature for n in view.columns[0]] == ["x1", "x2"]
-    assert all(not n.heat.pixmap().isNull() for n in view.feature_nodes.values())  # each over the plane
-    rows = first_layer_rows(s)
-    deeper = s.worker.trainer.net.layers[1].W.copy()
+    assert all(view.has_picture(n) for n in view.feature_nodes.values())  # each over the plane
+    rows = first_layer_rows(qtbot, s)
+    deeper = engine_net(qtbot, s).layers[1].W.copy()
 
     click(qtbot, view, view.feature_nodes["x1^2"], s.spec_changed)
     agree(qtbot, window, view, (3, 4, 4, 1), ["tanh", "tanh"])
-    assert s.spec.features == ("x1", "x2", "x1^2") == s.worker.trainer.net.spec.features
+    assert s.spec.features == ("x1", "x2", "x1^2") == engine_net(qtbot, s).spec.features
     assert [n.feature for n in view.columns[0]] == ["x1", "x2", "x1^2"]
     assert view.feature_nodes["x1^2"].on and not view.feature_nodes["sin(x1)"].on
     assert window.network_panel.table.cellWidget(0, 1).text().strip() == "3"
-    now = first_layer_rows(s)
+    now = first_layer_rows(qtbot, s)
     assert np.array_equal(now["x1"], rows["x1"]) and np.array_equal(now["x2"], rows["x2"])
-    assert np.array_equal(s.worker.trainer.net.layers[1].W, deeper)
+    assert np.array_equal(engine_net(qtbot, s).layers[1].W, deeper)
 
     click(qtbot, view, view.feature_nodes["x1"], s.spec_changed)
     agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
     assert s.spec.features == ("x2", "x1^2")
-    after = first_layer_rows(s)
+    after = first_layer_rows(qtbot, s)
     assert np.array_equal(after["x2"], rows["x2"]) and np.array_equal(after["x1^2"], now["x1^2"])
     x = np.array([[0.3, -0.7]])
-    h = np.tanh(np.array([[-0.7, 0.09]]) @ s.worker.trainer.net.layers[0].W + s.worker.trainer.net.layers[0].b)
-    np.testing.assert_allclose(s.worker.trainer.net.activations(x)[0], h)  # x2 and x1² feed layer 1
+    net = engine_net(qtbot, s)
+    first = net.layers[0]
+    h = np.tanh(np.array([[-0.7, 0.09]]) @ first.W + first.b)
+    np.testing.assert_allclose(net.activations(x)[0], h)  # x2 and x1² feed layer 1
 
     # The last feature on stays on.
     click(qtbot, view, view.feature_nodes["x2"], s.spec_changed)
@@ -347,7 +350,7 @@ def test_clicking_input_features_switches_them_and_keeps_weights(qtbot, bench):
             history.undo()
         settled(qtbot, window)
     assert s.spec.features is None and s.spec.sizes == (2, 4, 4, 1)
-    back = first_layer_rows(s)
+    back = first_layer_rows(qtbot, s)
     assert np.array_equal(back["x1"], rows["x1"]) and np.array_equal(back["x2"], rows["x2"])
 
 
@@ -358,7 +361,7 @@ def test_features_train_live_and_stay_across_datasets(qtbot, bench):
     settled(qtbot, window)
     s.train()
     qtbot.waitUntil(lambda: view.weights.get("layer0.W", np.empty(0)).shape == (3, 4)
-                    and s.worker.trainer.epoch > 3, timeout=10_000)
+                    and engine_state(qtbot, s).epoch > 3, timeout=10_000)
     s.pause()
     qtbot.waitUntil(lambda: not s.running, timeout=10_000)
     assert len(view.edges[0]) == 3 * 4
@@ -381,24 +384,24 @@ def test_undo_brings_back_a_removed_neurons_own_weights(qtbot, bench):
     s = window.session
 
     def train_epochs(n: int) -> None:
-        target = s.worker.trainer.epoch + n
+        target = engine_state(qtbot, s).epoch + n
         for _ in range(n):
             s.step()
-        qtbot.waitUntil(lambda: s.worker.trainer.epoch >= target and not s.running, timeout=10_000)
+        qtbot.waitUntil(lambda: s.epoch >= target and not s.running, timeout=10_000)
         settled(qtbot, window)
 
     train_epochs(5)
-    before = s.worker.trainer.net.weights()
+    before = engine_net(qtbot, s).weights()
     click(qtbot, view, view.buttons["neurons-0"], s.spec_changed)  # drops neuron 4 of layer 1
     agree(qtbot, window, view, (2, 3, 4, 1), ["tanh", "tanh"])
     train_epochs(5)
-    trained = s.worker.trainer.net.weights()
+    trained = engine_net(qtbot, s).weights()
     assert not np.array_equal(trained["layer0.W"], before["layer0.W"][:, :3])
 
     with qtbot.waitSignal(s.spec_changed, timeout=10_000):
         history.undo()
     agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
-    w = s.worker.trainer.net.weights()
+    w = engine_net(qtbot, s).weights()
     assert np.array_equal(w["layer0.W"][:, 3], before["layer0.W"][:, 3])  # the removed neuron, as it was
     assert np.array_equal(w["layer0.b"][3], before["layer0.b"][3])
     assert np.array_equal(w["layer1.W"][3], before["layer1.W"][3])
@@ -408,15 +411,15 @@ def test_undo_brings_back_a_removed_neurons_own_weights(qtbot, bench):
     with qtbot.waitSignal(s.spec_changed, timeout=10_000):
         history.redo()
     agree(qtbot, window, view, (2, 3, 4, 1), ["tanh", "tanh"])
-    assert np.array_equal(s.worker.trainer.net.weights()["layer0.W"], trained["layer0.W"])
+    assert np.array_equal(engine_net(qtbot, s).weights()["layer0.W"], trained["layer0.W"])
 
 
 def test_weight_bias_and_output_edits_are_undoable(qtbot, bench, monkeypatch):
     window, view, history = bench
     s = window.session
     qtbot.waitUntil(lambda: bool(view.weights), timeout=10_000)
-    old_w = float(s.worker.trainer.net.layers[1].W[0, 0])
-    old_b = float(s.worker.trainer.net.layers[0].b[2])
+    old_w = float(engine_net(qtbot, s).layers[1].W[0, 0])
+    old_b = float(engine_net(qtbot, s).layers[0].b[2])
     monkeypatch.setattr(dialogs, "ask_number", lambda parent, title, label, value: 2.5)
     click(qtbot, view, view.edge(1, 0, 0))
     settled(qtbot, window)
@@ -425,7 +428,7 @@ def test_weight_bias_and_output_edits_are_undoable(qtbot, bench, monkeypatch):
     monkeypatch.setattr(dialogs, "ask_choice", lambda parent, title, choices, current: "linear")
     click(qtbot, view, view.buttons["act_out"], s.spec_changed)
     settled(qtbot, window)
-    net = s.worker.trainer.net
+    net = engine_net(qtbot, s)
     assert (net.layers[1].W[0, 0], net.layers[0].b[2], s.config.loss) == (2.5, 2.5, "mse")
     assert window.undo_action.text() == "&Undo output activation"
 
@@ -433,18 +436,18 @@ def test_weight_bias_and_output_edits_are_undoable(qtbot, bench, monkeypatch):
         history.undo()
     settled(qtbot, window)
     assert s.spec.output.activation == "sigmoid" and s.config.loss == "bce"
-    assert s.worker.trainer.config.loss == "bce"
+    assert engine_state(qtbot, s).config.loss == "bce"
     assert window.undo_action.text().startswith("&Undo bias")
     history.undo()
     settled(qtbot, window)
-    assert s.worker.trainer.net.layers[0].b[2] == old_b
+    assert engine_net(qtbot, s).layers[0].b[2] == old_b
     history.undo()
     settled(qtbot, window)
-    assert s.worker.trainer.net.layers[1].W[0, 0] == old_w
+    assert engine_net(qtbot, s).layers[1].W[0, 0] == old_w
     assert not history.can_undo
     history.redo()
     settled(qtbot, window)
-    assert s.worker.trainer.net.layers[1].W[0, 0] == 2.5
+    assert engine_net(qtbot, s).layers[1].W[0, 0] == 2.5
     qtbot.waitUntil(lambda: view.weights["layer1.W"][0, 0] == 2.5, timeout=10_000)
 
 
@@ -490,7 +493,7 @@ def test_layer_list_edits_keep_a_layer_without_bias(qtbot, bench):
         window.network_panel.neuron_box(0).setValue(5)
     settled(qtbot, window)
     assert s.spec.hidden == (LayerSpec(5, "sigmoid", bias=False),)
-    assert s.worker.trainer.net.layers[0].b is None
+    assert engine_net(qtbot, s).layers[0].b is None
     click(qtbot, view, view.buttons["add_layer"], s.spec_changed)
     settled(qtbot, window)
     assert s.spec.hidden[1].bias is False
@@ -524,7 +527,7 @@ def test_one_dimensional_data_shows_each_neurons_curve(qtbot, bench):
     assert s.dataset.n_features == 1 and not view.feature_nodes
     s.step()
     qtbot.waitUntil(lambda: plots._last_frame is not None and bool(view._outputs), timeout=10_000)
-    assert all(not n.heat.pixmap().isNull() for col in view.columns for n in col)  # inputs too
+    assert all(view.has_picture(n) for col in view.columns for n in col)  # inputs too
     values = view.neuron_output(1, 2)
     assert values.shape == (s.view.res,)
     np.testing.assert_array_equal(values, plots._last_frame.grid_hidden[0][:, 2])
@@ -561,7 +564,7 @@ def test_undoing_a_structural_edit_keeps_a_loss_chosen_since(qtbot, bench):
     with qtbot.waitSignal(s.spec_changed, timeout=10_000):
         history.undo()
     agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
-    assert s.config.loss == "mse" == s.worker.trainer.config.loss
+    assert s.config.loss == "mse" == engine_state(qtbot, s).config.loss
 
 
 def test_an_edit_queued_behind_a_dataset_switch_is_dropped_not_misapplied(qtbot, bench):
@@ -574,8 +577,8 @@ def test_an_edit_queued_behind_a_dataset_switch_is_dropped_not_misapplied(qtbot,
     s.set_hidden((LayerSpec(3, "relu"),))  # made on the classification net still shown
     settled(qtbot, window)
     assert s.dataset.task == "regression"
-    assert s.worker.trainer.net.spec == s.spec and s.spec.output.activation == "linear"
-    assert s.config.loss == "mse" == s.worker.trainer.config.loss
+    assert engine_net(qtbot, s).spec == s.spec and s.spec.output.activation == "linear"
+    assert s.config.loss == "mse" == engine_state(qtbot, s).config.loss
     assert any("dropped" in m for m in messages)
     assert window.network_panel.hidden_layers() == s.spec.hidden
     assert not history.can_undo
@@ -589,11 +592,11 @@ def test_undo_waits_for_a_weight_edit_still_on_its_way(qtbot, bench):
     s.set_weight(0, 0, 0, 3.0)
     history.undo()  # the weight edit has not come back yet: this must not undo the neuron
     settled(qtbot, window)
-    assert s.spec.sizes == (2, 5, 4, 1) and s.worker.trainer.net.layers[0].W[0, 0] == 3.0
+    assert s.spec.sizes == (2, 5, 4, 1) and engine_net(qtbot, s).layers[0].W[0, 0] == 3.0
     assert history.undo_text.startswith("weight")
     history.undo()
     settled(qtbot, window)
-    assert s.worker.trainer.net.layers[0].W[0, 0] != 3.0 and history.can_redo
+    assert engine_net(qtbot, s).layers[0].W[0, 0] != 3.0 and history.can_redo
     with qtbot.waitSignal(s.spec_changed, timeout=10_000):
         history.undo()
     agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])
@@ -607,7 +610,7 @@ def test_the_undo_history_keeps_its_stored_networks_within_a_budget(qtbot, bench
     with qtbot.waitSignal(s.spec_changed, timeout=10_000):
         s.set_hidden((LayerSpec(64, "tanh"), LayerSpec(64, "tanh")))
     settled(qtbot, window)
-    one = s.worker.trainer.net.flat_params.nbytes
+    one = engine_net(qtbot, s).flat_params.nbytes
     monkeypatch.setattr(undo, "MEMORY_BUDGET", int(3.5 * one))
     for units in range(65, 72):
         s.set_hidden((LayerSpec(units, "tanh"), LayerSpec(64, "tanh")))
@@ -621,25 +624,30 @@ def test_the_undo_history_keeps_its_stored_networks_within_a_budget(qtbot, bench
 
 
 def test_an_undo_that_cannot_be_applied_stays_on_the_stack(qtbot, bench, monkeypatch, errors):
-    from nnbench.ui import session as session_module
+    import dataclasses
+
+    from nnbench import commands
 
     window, view, history = bench
     s = window.session
     click(qtbot, view, view.buttons["neurons+0"], s.spec_changed)
     settled(qtbot, window)
-    # The engine refuses the next structural change (as a failing job would).
-    real = session_module._continue
+    # The engine refuses the next structural change: it reaches the engine with an output layer
+    # that does not fit the dataset, which the engine checks and refuses.
+    real = s.worker.send
 
-    def refuse(*args, **kwargs):
-        raise session_module.IncompatibleError("refused for the test")
+    def spoil(command):
+        if isinstance(command, commands.Restructure):
+            command = dataclasses.replace(command, output=dataclasses.replace(command.output, units=3))
+        return real(command)
 
-    monkeypatch.setattr(session_module, "_continue", refuse)
+    monkeypatch.setattr(s.worker, "send", spoil)
     history.undo()
     settled(qtbot, window)
-    assert errors and "refused for the test" in errors[-1]
+    assert errors and "3 out" in errors[-1]
     assert history.can_undo and not history.can_redo  # the edit is still there to undo
-    assert s.spec.sizes == (2, 5, 4, 1) == s.worker.trainer.net.spec.sizes
-    monkeypatch.setattr(session_module, "_continue", real)
+    assert s.spec.sizes == (2, 5, 4, 1) == engine_net(qtbot, s).spec.sizes
+    monkeypatch.setattr(s.worker, "send", real)
     with qtbot.waitSignal(s.spec_changed, timeout=10_000):
         history.undo()
     agree(qtbot, window, view, (2, 4, 4, 1), ["tanh", "tanh"])

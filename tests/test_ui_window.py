@@ -10,6 +10,7 @@ from PySide6.QtTest import QTest
 from nnbench.ui import dialogs
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
+from engine_helpers import engine_net, engine_state, engine_status
 
 GRID = np.array([[x, y] for x in np.linspace(-6, 6, 7) for y in np.linspace(-6, 6, 7)])
 
@@ -37,7 +38,7 @@ def predictions(qtbot, window: MainWindow, rows: np.ndarray) -> np.ndarray:
 
 
 def last_train_loss(window: MainWindow) -> float:
-    frame = window.session.worker.take_frame()
+    frame = window.session.last_frame
     loss = frame.snapshot.history["train_loss"] if frame else []
     return float(loss[-1]) if len(loss) else np.inf
 
@@ -68,7 +69,7 @@ def test_build_train_save_and_load_gives_the_same_predictions(qtbot, tmp_path, m
         panel.activation_box(1).setCurrentText("relu")
     assert s.spec.sizes == (2, 8, 6, 1)
     assert [layer.activation for layer in s.spec.hidden] == ["tanh", "relu"]
-    assert window.session.worker.trainer.net.spec == s.spec  # the engine follows the view
+    assert engine_net(qtbot, window.session).spec == s.spec  # the engine follows the view
 
     with qtbot.waitSignal(s.config_changed, timeout=10_000):
         window.lr_box.setValue(0.5)
@@ -135,9 +136,9 @@ def test_step_trains_exactly_one_epoch(qtbot):
     for expected in (1, 2):
         qtbot.waitUntil(lambda: not window.session.running, timeout=10_000)
         window.step_action.trigger()
-        qtbot.waitUntil(lambda: window.session.worker.trainer.epoch == expected, timeout=10_000)
+        qtbot.waitUntil(lambda: window.session.epoch == expected, timeout=10_000)
     qtbot.waitUntil(lambda: not window.session.running, timeout=10_000)
-    assert window.session.worker.trainer.epoch == 2
+    assert engine_state(qtbot, window.session).epoch == 2
     close_window(window)
 
 
@@ -177,7 +178,7 @@ def test_every_dataset_in_the_panel_builds_a_fitting_network(qtbot, errors):
         ds, spec = window.session.dataset, window.session.spec
         assert (spec.n_inputs, spec.output.units) == (ds.n_features, ds.n_outputs)
         window.step_action.trigger()
-        qtbot.waitUntil(lambda: window.session.worker.trainer.epoch >= 1, timeout=10_000)
+        qtbot.waitUntil(lambda: window.session.epoch >= 1, timeout=10_000)
     assert not errors
     close_window(window)
 
@@ -191,7 +192,7 @@ def test_perceptron_example_reproduces_the_tutorial_in_the_window(qtbot, errors)
     assert s.config.epochs == 10_000
     window.train_action.trigger()
     # The preset's epoch limit pauses training by itself.
-    qtbot.waitUntil(lambda: s.worker.trainer.epoch == 10_000 and not s.running, timeout=60_000)
+    qtbot.waitUntil(lambda: s.epoch == 10_000 and not s.running, timeout=60_000)
     out = predictions(qtbot, window, np.array([[1.0, 0.0, 0.0]]))
     assert out[0, 0] == pytest.approx(0.99993704, abs=2e-6)
     assert not errors
@@ -218,16 +219,6 @@ def test_saved_and_opened_files_appear_under_open_recent(qtbot, tmp_path, monkey
     close_window(window)
 
 
-def test_frame_interval_keeps_budgets_and_a_floor_under_the_frame_rate():
-    from nnbench.ui.worker import FRAME_INTERVAL, GUI_BUDGET, SLOWEST_FRAME, frame_interval
-
-    assert frame_interval(0.0, 0.0) == FRAME_INTERVAL  # cheap frames: as fast as allowed
-    assert frame_interval(0.0, 0.005) == pytest.approx(0.005 / GUI_BUDGET)  # within the budget
-    assert frame_interval(0.0, 0.05) == SLOWEST_FRAME  # over budget: still 5 frames/s
-    assert frame_interval(0.0, 0.3) == pytest.approx(0.6)  # the GUI never takes more than half
-    assert frame_interval(0.05, 0.0) == pytest.approx(0.5)  # the engine's own budget holds
-
-
 def test_regularization_set_in_the_toolbar_applies_live_and_is_saved(qtbot, tmp_path):
     from nnbench.engine import files
 
@@ -235,14 +226,17 @@ def test_regularization_set_in_the_toolbar_applies_live_and_is_saved(qtbot, tmp_
     s = window.session
     s.train()
     qtbot.waitUntil(lambda: s.running, timeout=10_000)
-    trainer = s.worker.trainer
+    before = engine_status(qtbot, s)
     with qtbot.waitSignal(s.config_changed, timeout=10_000):
         window.reg_box.setCurrentIndex(window.reg_box.findData("l2"))
     with qtbot.waitSignal(s.config_changed, timeout=10_000):
         window.reg_rate_box.setValue(0.05)
-    qtbot.waitUntil(lambda: s.worker.trainer.config.reg_rate == 0.05, timeout=10_000)
-    assert s.worker.trainer is trainer  # applied from the next batch: same trainer, same optimizer
-    assert trainer.config.regularization == "l2" and s.running
+    config = engine_state(qtbot, s).config
+    assert (config.regularization, config.reg_rate) == ("l2", 0.05)
+    after = engine_status(qtbot, s)
+    # Applied from the next batch: the same trainer, the same optimizer state.
+    assert (after["serial"], after["optimizer_id"]) == (before["serial"], before["optimizer_id"])
+    assert s.running
     s.pause()
     qtbot.waitUntil(lambda: not s.running, timeout=10_000)
     path = tmp_path / "reg.npz"
@@ -261,7 +255,7 @@ def test_curve_axes_move_in_steps_and_cover_the_data(qtbot):
     window = open_window(qtbot)
     s, plots = window.session, window.plots_panel
     s.train()
-    qtbot.waitUntil(lambda: s.worker.trainer.epoch > 30 and plots._last_frame is not None
+    qtbot.waitUntil(lambda: s.epoch > 30 and plots._last_frame is not None
                     and plots._last_frame.snapshot.epoch > 30, timeout=10_000)
     s.pause()
     qtbot.waitUntil(lambda: not s.running, timeout=10_000)

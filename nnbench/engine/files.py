@@ -452,8 +452,8 @@ def _plan(spec: NetworkSpec, saved: Saved, members: dict[str, zipfile.ZipInfo], 
 
 def _optimizer_keys(optimizer: str, shapes: dict[str, tuple[int, ...]]) -> list[str]:
     """The state an optimizer saves (see nnbench.engine.optimizers: ``state()``)."""
-    if optimizer == "momentum":
-        return [f"{p}.v" for p in shapes]
+    if optimizer == "momentum":  # ".v" is what files before the PyTorch conventions hold
+        return [f"{p}.{k}" for p in shapes for k in ("velocity", "v")]
     if optimizer == "adam":
         return ["t", *(f"{p}.{m}" for p in shapes for m in ("m", "v"))]
     return []

@@ -22,10 +22,10 @@ from nnbench.engine.spec import NetworkSpec
 from nnbench.errors import TooLargeError
 
 # Arrays the size of all the weights, besides the weights and their gradients: the optimizer's
-# working space and state (SGD a scratch array, momentum + velocity, Adam + two moments), and the
-# trainer's two copies (start of the epoch, best epoch) that divergence falls back to.
-OPTIMIZER_COPIES = {"sgd": 1, "momentum": 2, "adam": 3}
-TRAINER_COPIES = 2
+# state (momentum a velocity, Adam two moments; their working space is a small fixed chunk), and
+# the trainer's copy of the weights that divergence falls back to.
+OPTIMIZER_COPIES = {"sgd": 0, "momentum": 1, "adam": 2}
+TRAINER_COPIES = 1
 EVAL_ROWS = 4096  # the trainer evaluates in chunks of this many rows
 PREDICT_ROWS = 8192  # Network.predict's chunk
 SMALL = 1 << 20  # the history, the step count and other small arrays of a trainer

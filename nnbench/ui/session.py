@@ -1,30 +1,37 @@
-"""The one model the panels share: the dataset, the network spec and the training settings in
-use, and the engine thread that trains. Panels call its methods and listen to its signals;
-everything slow is a job on the engine thread and comes back through a signal."""
+"""The one model the panels share, as a thin client of the engine process.
+
+It keeps what the views need (the dataset, the network spec and the training settings in
+use, the newest frame) and turns the panels' calls into commands (:mod:`nnbench.commands`)
+for the bench in the engine process (:class:`nnbench.ui.worker.EngineWorker`). Every answer
+comes back through a signal; nothing here waits for the engine. If the engine process dies,
+a new one is started holding the network and history of the last frame received.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from nnbench import data
+from nnbench import commands as cmd
+from nnbench.bench import problem_defaults
+from nnbench.commands import ParamEdit, StructureEdit
 from nnbench.data import Dataset
-from nnbench.engine import LayerSpec, Network, NetworkSpec, TrainConfig, Trainer, files
-from nnbench.errors import FileFormatError, IncompatibleError, SpecError
-from nnbench.experiment import load_experiment
-from nnbench.ui.worker import EngineWorker, Frame
+from nnbench.engine import LayerSpec, NetworkSpec, TrainConfig
+from nnbench.errors import SpecError
+from nnbench.ui.worker import EngineWorker, Frame, ViewSetup
+
+__all__ = ["ParamEdit", "Session", "StructureEdit", "View", "problem_defaults", "test_split", "view_for"]
 
 _KEEP: Any = object()  # "leave this part of the structure as it is"
-_STALE: Any = object()  # an edit that reached the engine after the dataset it was made on
 GRID_RES = 64  # the decision surface is evaluated on GRID_RES x GRID_RES points
 CURVE_RES = 256
 SHOW_ROWS = 64  # tables up to this many rows show every row's output
+SPEEDS = (0.0, 1000.0, 100.0, 30.0, 10.0, 3.0, 1.0)  # batches per second; 0 = as fast as it can
 
 
 @dataclass(frozen=True)
@@ -34,65 +41,6 @@ class View:
     bounds: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max (y unused for 1-D)
     grid: np.ndarray | None
     res: int
-
-
-@dataclass
-class StructureEdit:
-    """A change of the network's shape (layers, neurons, activations, input features), as the
-    undo history keeps it. ``left_before`` is the network as it was when the edit left it, so
-    undoing a removal brings back the removed neurons' own weights; ``left_after`` is set when
-    the edit is undone, for the same reason on redo."""
-
-    before: NetworkSpec
-    before_loss: str
-    after: NetworkSpec
-    after_loss: str
-    left_before: Network | None
-    left_after: Network | None = None
-
-    @property
-    def text(self) -> str:
-        return _describe_change(self.before, self.after)
-
-
-@dataclass(frozen=True)
-class ParamEdit:
-    """One weight (``i`` >= 0) or bias (``i`` == -1) typed in by the user."""
-
-    layer: int
-    i: int
-    j: int
-    before: float
-    after: float
-
-    @property
-    def text(self) -> str:
-        what = "bias" if self.i < 0 else "weight"
-        return f"{what} in layer {self.layer + 1}: {self.before:+.4g} → {self.after:+.4g}"
-
-
-def _describe_change(a: NetworkSpec, b: NetworkSpec) -> str:
-    if a.features != b.features:
-        return "input features"
-    if len(a.hidden) != len(b.hidden):
-        return "add layer" if len(b.hidden) > len(a.hidden) else "remove layer"
-    if a.output != b.output:
-        return "output activation"
-    for h, (x, y) in enumerate(zip(a.hidden, b.hidden)):
-        if x.units != y.units:
-            return f"neurons of layer {h + 1}"
-        if x != y:
-            return f"activation of layer {h + 1}"
-    return "network"
-
-
-def problem_defaults(ds: Dataset) -> tuple[int, str, str]:
-    """(output units, output activation, loss) that suit the dataset's task."""
-    if ds.task == "regression":
-        return ds.n_outputs, "linear", "mse"
-    if ds.n_outputs == 1:
-        return 1, "sigmoid", "bce"
-    return ds.n_outputs, "softmax", "cross_entropy"
 
 
 def view_for(ds: Dataset) -> View:
@@ -132,6 +80,9 @@ class Session(QObject):
     diverged = Signal(str)  # the loss blew up and training paused; the text says what to try
     file_done = Signal(str)  # a file was saved or opened successfully: its path
     edited = Signal(object)  # a StructureEdit or ParamEdit the user made (the undo history listens)
+    engine_died = Signal(str)  # the engine process died; a new one is starting (the text says what happened)
+    engine_ready = Signal(object)  # an engine process is up: its status (pid, modules) as a dict
+    stopped = Signal(object)  # training stopped by itself: a commands.Stopped (limit, step, diverged)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -145,14 +96,19 @@ class Session(QObject):
         self.features: tuple[str, ...] | None = None
         self.output: LayerSpec | None = None
         self.edits_pending = 0  # edits (structure, weights) submitted and not yet answered
-        # Which switch or load the views show; edits made on it are dropped if they reach the
-        # engine after a newer one (they were made on another network).
-        self._generation = 0
+        # Which switch or load the views show; the engine drops edits made on an older one.
+        self.generation = 0
+        self.meta: dict[str, Any] = {}  # the open experiment's own fields (name, title, seeds)
         self.init = "xavier"
         self.net_seed = 0
         self.running = False
-        self.busy = 0  # jobs submitted and not yet answered
+        self.busy = 0  # commands sent and not yet answered
+        self.speed = 0.0  # batches per second; 0 = as fast as it can
+        self.last_frame: Frame | None = None
+        self.engine_status: dict[str, Any] = {}
+        self._want_hidden = False
         self._callbacks: dict[int, tuple[Callable[[Any], None] | None, Callable[[str], None] | None]] = {}
+        self._closing = False
 
         self.worker = EngineWorker()
         self.thread = QThread()
@@ -160,57 +116,50 @@ class Session(QObject):
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.finished.connect(self.thread.quit)
+        self.worker.replied.connect(self._on_replied)
+        self.worker.stopped.connect(self._on_stopped)
+        self.worker.running_changed.connect(self._on_running_changed)
         self.worker.frame_ready.connect(self._on_frame_ready)
-        self.worker.state_changed.connect(self._on_state_changed)
-        self.worker.diverged.connect(self._on_diverged)
-        self.worker.job_done.connect(self._on_job_done)
-        self.worker.job_failed.connect(self._on_job_failed)
-        self.worker.burst_done.connect(self._on_burst_done)
+        self.worker.died.connect(self._on_died)
+        self.worker.ready.connect(self._on_ready)
         self.thread.start()
 
-    # --- jobs ---------------------------------------------------------------------------
-    def _call(self, job, on_done=None, on_fail=None) -> int:
-        job_id = self.worker.submit(job)
-        self._callbacks[job_id] = (on_done, on_fail)
+    # --- commands -----------------------------------------------------------------------------
+    def _call(self, command: Any, on_done=None, on_fail=None) -> int:
+        cid = self.worker.send(command)
+        self._callbacks[cid] = (on_done, on_fail)
         self.busy += 1
-        return job_id
+        return cid
 
-    @Slot(int, object)
-    def _on_job_done(self, job_id: int, result: Any) -> None:
+    @Slot(int, bool, object)
+    def _on_replied(self, cid: int, ok: bool, result: Any) -> None:
+        if cid not in self._callbacks:
+            return
         self.busy -= 1
-        on_done, _ = self._callbacks.pop(job_id, (None, None))
-        if on_done is not None:
-            on_done(result)
+        on_done, on_fail = self._callbacks.pop(cid)
+        if ok:
+            if on_done is not None:
+                on_done(result)
+        else:
+            (on_fail or self.error.emit)(result)
 
-    @Slot(int, str)
-    def _on_job_failed(self, job_id: int, text: str) -> None:
-        self.busy -= 1
-        _, on_fail = self._callbacks.pop(job_id, (None, None))
-        (on_fail or self.error.emit)(text)
+    # --- what the panels call -----------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        """Epochs trained, as the newest frame shows them."""
+        return self.last_frame.snapshot.epoch if self.last_frame is not None else 0
 
-    # --- what the panels call -----------------------------------------------------------
     def set_source(self, source: dict[str, Any]) -> None:
         """Switch to the dataset ``source`` describes; the network's ends follow it."""
-        self._switch(lambda: data.make(source))
+        self._call(self._switch_command(source=source), self._adopt_result)
 
     def set_dataset(self, dataset: Dataset) -> None:
         """Switch to a dataset already built (off the GUI thread: a CSV import, MNIST)."""
-        self._switch(lambda: dataset)
+        self._call(self._switch_command(dataset=dataset), lambda opened: self._adopt_result(opened, dataset))
 
-    def _switch(self, make_dataset: Callable[[], Dataset]) -> None:
-        hidden, init, seed, config, features = self.hidden, self.init, self.net_seed, self.config, self.features
-
-        def job(w: EngineWorker):
-            ds = make_dataset()
-            units, out_act, loss = problem_defaults(ds)
-            spec = NetworkSpec(ds.n_features, (*hidden, LayerSpec(units, out_act)), init, _dtype(ds),
-                               features if ds.n_features == 2 else None)
-            cfg = config.replace(loss=loss, batch_size=_batch_for(ds, config.batch_size))
-            net = Network(spec, np.random.default_rng(seed))
-            _install(w, ds, Trainer(net, cfg, *_arrays(ds), x_scale=ds.x_scale, classification=ds.task == "classification"))
-            return ds, spec, cfg, _next_generation(w)
-
-        self._call(job, self._adopt_result)
+    def _switch_command(self, **data: Any) -> cmd.SwitchData:
+        return cmd.SwitchData(hidden=self.hidden, features=self.features, config=self.config,
+                              net_seed=self.net_seed, init=self.init, **data)
 
     def set_hidden(self, hidden: tuple[LayerSpec, ...]) -> None:
         """New hidden layers; weights that still fit are kept, new neurons start fresh."""
@@ -237,8 +186,8 @@ class Session(QObject):
         loss = {"sigmoid": "bce", "softmax": "cross_entropy"}.get(activation, "mse")
         self._restructure(output=LayerSpec(out.units, activation, out.bias), loss=loss)
 
-    def restore_structure(self, spec: NetworkSpec, loss: str | None, memory: Network | None,
-                          on_left: Callable[[Network], None] | None = None,
+    def restore_structure(self, spec: NetworkSpec, loss: str | None, memory: cmd.NetState | None,
+                          on_left: Callable[[cmd.NetState], None] | None = None,
                           on_failed: Callable[[], None] | None = None) -> None:
         """Go back (or forward) to ``spec`` for undo/redo: weights come from the network in use
         where they fit, else from ``memory`` (the network as that structure left it), else
@@ -263,35 +212,21 @@ class Session(QObject):
             if on_failed is not None:
                 on_failed()
             return
-        seed, generation = self.net_seed, self._generation
         self.hidden, self.features, self.output, self.config = spec.hidden, spec.features, spec.output, config
 
-        def job(w: EngineWorker):
-            if w.generation != generation:
-                return _STALE  # a dataset switch or a load got there first
-            old = w.trainer
-            before, before_loss = old.net.spec, old.config.loss
-            if spec == before and config.loss == before_loss:
-                return None
-            left = _copy(old.net)
-            net = Network(spec, np.random.default_rng(seed + 1 + old.step_count))
-            if memory is not None:
-                net.adopt(memory)
-            net.adopt(old.net)  # what the network in use has learned wins over the memory
-            _install(w, w.dataset, _continue(old, net, config, w.dataset))
-            return StructureEdit(before, before_loss, spec, config.loss, left)
-
-        def done(edit: StructureEdit | None) -> None:
+        def done(edit: StructureEdit | cmd.Dropped | None) -> None:
             self.edits_pending -= 1
-            if edit is _STALE:
-                self.message.emit("The network edit was dropped: another dataset or file was opened first")
+            if isinstance(edit, cmd.Dropped):
+                self.message.emit(edit.text)
                 if on_failed is not None:
                     on_failed()
-            if edit is None or edit is _STALE:
+            if edit is None or isinstance(edit, cmd.Dropped):
+                self._requested_from(self.spec)
                 self.spec_changed.emit(self.spec)
                 return
             self.spec = edit.after
             if edit.after_loss != edit.before_loss:
+                self.config = self.config.replace(loss=edit.after_loss)
                 self.config_changed.emit(self.config)
             self.spec_changed.emit(self.spec)
             if on_left is not None:
@@ -308,9 +243,12 @@ class Session(QObject):
                 on_failed()
 
         self.edits_pending += 1
-        self._call(job, done, failed)
+        self._call(cmd.Restructure(spec.hidden, spec.features, spec.output, loss, memory, self.generation),
+                   done, failed)
 
-    def _requested_from(self, spec: NetworkSpec) -> None:
+    def _requested_from(self, spec: NetworkSpec | None) -> None:
+        if spec is None:
+            return
         self.hidden, self.output = spec.hidden, spec.output
         if spec.n_inputs == 2:  # other data has no features: the 2-D choice waits for 2-D data
             self.features = spec.features
@@ -324,66 +262,48 @@ class Session(QObject):
             self.config_changed.emit(self.config)
             return
         self.config = config
-        # These apply from the next batch; anything else makes a new trainer (same weights).
-        only_lr = set(changes) <= {"lr", "epochs", "regularization", "reg_rate"}
-
-        def job(w: EngineWorker):
-            # The changes on top of the engine's own settings: a snapshot taken here on the GUI
-            # side could be older than a dataset switch still on its way (its loss, its batch).
-            if w.trainer is None:
-                w.epoch_limit = config.epochs
-                return config
-            cfg = w.trainer.config.replace(**changes)
-            w.epoch_limit = cfg.epochs
-            if only_lr:
-                if cfg.lr != w.trainer.lr:
-                    w.trainer.lr = cfg.lr
-                w.trainer.config = cfg
-            else:
-                _install(w, w.dataset, _continue(w.trainer, w.trainer.net, cfg, w.dataset))
-            return cfg
 
         def done(cfg: TrainConfig) -> None:
             self.config = cfg
             self.config_changed.emit(cfg)
 
-        self._call(job, done)
+        def failed(text: str) -> None:
+            self.error.emit(text)
+            self.config_changed.emit(self.config)
+
+        self._call(cmd.SetConfig(dict(changes)), done, failed)
+
+    def set_speed(self, batches_per_second: float) -> None:
+        """Training speed: 0 is as fast as it can; otherwise this many batches a second."""
+        self.speed = float(batches_per_second)
+        self._call(cmd.SetSpeed(self.speed))
 
     def reset(self) -> None:
         """Fresh weights (a new seed each time) and an empty history; the settings stay."""
         self.net_seed += 1
-        seed, config = self.net_seed, self.config
-
-        def job(w: EngineWorker):
-            net = Network(w.trainer.net.spec, np.random.default_rng(seed))
-            _install(w, w.dataset, Trainer(net, config, *_arrays(w.dataset), x_scale=w.dataset.x_scale,
-                                           classification=w.dataset.task == "classification"))
-
         self.pause()
-        self._call(job, lambda _: self.message.emit("Network reset: fresh weights"))
+        self._call(cmd.Reset(self.net_seed), lambda _: self.message.emit("Network reset: fresh weights"))
 
     def train(self) -> None:
-        self.worker.play()
+        def done(result: cmd.Stopped | None) -> None:
+            if isinstance(result, cmd.Stopped):
+                self.message.emit(result.text)
+                self.stopped.emit(result)
+
+        self._call(cmd.Play(), done)
 
     def pause(self) -> None:
-        self.worker.pause()
+        self._call(cmd.Pause())
 
     def step(self) -> None:
-        self.worker.step_epoch()
+        self._call(cmd.Step(1))
 
     def set_want_hidden(self, on: bool) -> None:
-        def job(w: EngineWorker):
-            w.want_hidden = on
-
-        self._call(job)
+        self._want_hidden = bool(on)
+        self._update_views()
 
     def save(self, path: str | Path, on_saved: Callable[[str], None] | None = None) -> None:
         """Write network, optimizer state, history and dataset source (atomically, off-thread)."""
-        path = str(path)
-
-        def job(w: EngineWorker):
-            files.save(path, w.trainer.net, w.trainer, dataset=w.dataset.source)
-            return path
 
         def done(p: str) -> None:
             self.message.emit(f"Saved {Path(p).name}")
@@ -391,138 +311,146 @@ class Session(QObject):
             if on_saved:
                 on_saved(p)
 
-        self._call(job, done)
+        self._call(cmd.Save(str(path)), done)
 
     def load(self, path: str | Path) -> None:
         """Open an experiment (a preset ``.json`` or a saved ``.npz``) or a bare network file;
         a bad file, or a network that does not fit, changes nothing and says why."""
         path = str(path)
-        current = self.dataset
 
-        def job(w: EngineWorker):
-            if not Path(path).is_file():  # a FIFO or device would block this thread on open
-                raise FileFormatError(f"{Path(path).name} is not a regular file")
-            try:
-                with open(path, "rb") as f:
-                    is_zip = f.read(2) == b"PK"
-            except OSError as e:
-                raise FileFormatError(f"cannot open {Path(path).name}: {e.strerror or e}") from e
-            saved = files.load(path) if is_zip else None
-            if saved is None or saved.dataset is not None:
-                ds, net, trainer = load_experiment(path).build()
-            else:  # weights alone: they must fit the dataset in use
-                ds = current
-                if ds is None or saved.spec.n_inputs != ds.n_features or saved.spec.output.units != ds.n_outputs:
-                    raise IncompatibleError(
-                        f"{Path(path).name} holds a network for {saved.spec.n_inputs} input(s) and "
-                        f"{saved.spec.output.units} output(s); the dataset {getattr(ds, 'name', '?')!r} "
-                        f"has {getattr(ds, 'n_features', '?')} and {getattr(ds, 'n_outputs', '?')}"
-                    )
-                net = saved.network()
-                trainer = Trainer(net, saved.config or w.trainer.config, *_arrays(ds), x_scale=ds.x_scale,
-                                  classification=ds.task == "classification")
-                saved.restore(trainer)
-            _install(w, ds, trainer)
-            return ds, net.spec, trainer.config, _next_generation(w)
-
-        def done(result) -> None:
-            self._adopt_result(result)
+        def done(opened: cmd.Opened) -> None:
+            self._adopt_result(opened)
             self.message.emit(f"Opened {Path(path).name}")
             self.file_done.emit(path)
 
         self.pause()
-        self._call(job, done)
+        self._call(cmd.Load(path), done)
 
     def predict(self, rows: np.ndarray, on_result: Callable[[np.ndarray], None]) -> None:
-        rows = np.array(rows, dtype=float)
-        self._call(lambda w: w.trainer.net.predict(rows), on_result)
+        self._call(cmd.Predict(np.array(rows, dtype=float)), on_result)
+
+    def status(self, on_result: Callable[[dict[str, Any]], None]) -> None:
+        """The engine's own facts (process id, loaded modules, trainer serial), for tests."""
+        self._call(cmd.Status(), on_result)
+
+    def query_state(self, on_result: Callable[[cmd.EngineState], None]) -> None:
+        """The engine's state as data: network, settings, history, counters (for tests, saves)."""
+        self._call(cmd.GetState(), on_result)
+
+    def kill_engine(self) -> None:
+        """Kill the engine process as a crash would (tests, the lifecycle soak)."""
+        self.worker.kill_engine()
 
     def shutdown(self) -> None:
-        """Stop the engine thread and wait for it: safe to call while training, and twice."""
+        """End the engine process and the thread that owns it: safe while training, and twice."""
+        self._closing = True
         if self.thread.isRunning():
             self.worker.stop()
             self.thread.quit()
             self.thread.wait()
 
-    # --- answers from the engine ----------------------------------------------------------
-    def _adopt_result(self, result) -> None:
-        ds, spec, cfg, self._generation = result
-        self.dataset, self.spec, self.config = ds, spec, cfg
-        self._requested_from(spec)
+    # --- answers from the engine ----------------------------------------------------------------
+    def _adopt_result(self, opened: cmd.Opened, dataset: Dataset | None = None) -> None:
+        ds = opened.dataset if opened.dataset is not None else dataset
+        self.dataset, self.spec, self.config = ds, opened.spec, opened.config
+        self.generation, self.meta = opened.generation, dict(opened.meta)
+        self.net_seed = int(self.meta.get("net_seed", self.net_seed))
+        self.init = opened.spec.init
+        self._requested_from(opened.spec)
         self.view = view_for(ds)
+        self.last_frame = None
+        self._update_views()
         self.dataset_changed.emit(ds)
-        self.spec_changed.emit(spec)
-        self.config_changed.emit(cfg)
+        self.spec_changed.emit(opened.spec)
+        self.config_changed.emit(opened.config)
 
-    def _on_spec_built(self, spec: NetworkSpec) -> None:
-        self.spec = spec
-        self.spec_changed.emit(spec)
-
-    @Slot()
-    def _on_burst_done(self) -> None:
-        # A zero timer fires once the events already queued (paints, input, timers) are handled.
-        QTimer.singleShot(0, self.worker.acknowledge)
+    def _update_views(self) -> None:
+        ds = self.dataset
+        if ds is None:
+            return
+        rows = ds.features(ds.x_train, np.float32 if ds.x_train.dtype == np.uint8 else np.float64) \
+            if len(ds.x_train) <= SHOW_ROWS else None
+        grid = self.view.grid if self.view is not None else None
+        self.worker.set_views(ViewSetup(self.generation, ds, grid, rows, self._want_hidden))
 
     @Slot()
     def _on_frame_ready(self) -> None:
-        frame: Frame | None = self.worker.take_frame()
-        if frame is None:
+        import time
+
+        frame = self.worker.take_frame()
+        if frame is None or frame.generation != self.generation:
             return
-        # The views draw and repaint synchronously while the engine holds off (see worker.hold).
         t0 = time.perf_counter()
-        self.worker.hold()
-        try:
-            self.frame.emit(frame)
-            # Deliver the updates and paints the views just queued (twice: painting can queue
-            # more), so that they too happen while the engine waits.
-            QCoreApplication.sendPostedEvents()
-            QCoreApplication.sendPostedEvents()
-        finally:
-            self.worker.release(time.perf_counter() - t0)
+        self.last_frame = frame
+        self.frame.emit(frame)
+        self.worker.gui_cost = time.perf_counter() - t0
 
     @Slot(bool)
-    def _on_state_changed(self, running: bool) -> None:
-        self.running = running
-        self.running_changed.emit(running)
+    def _on_running_changed(self, running: bool) -> None:
+        if running != self.running:
+            self.running = running
+            self.running_changed.emit(running)
+
+    @Slot(object)
+    def _on_stopped(self, stop: cmd.Stopped) -> None:
+        self.stopped.emit(stop)
+        if stop.reason == "diverged":
+            self.diverged.emit(stop.text)
+        elif stop.reason == "limit" and stop.text:
+            self.message.emit(stop.text)
+
+    @Slot(object)
+    def _on_ready(self, status: dict) -> None:
+        self.engine_status = dict(status)
+        self.engine_ready.emit(self.engine_status)
 
     @Slot(str)
-    def _on_diverged(self, text: str) -> None:
-        self.diverged.emit(text)
+    def _on_died(self, text: str) -> None:
+        if self._closing:
+            return
+        pending, self._callbacks = self._callbacks, {}
+        for _on_done, on_fail in pending.values():
+            if on_fail is not None:
+                on_fail("the engine stopped before it answered")
+        self.busy = 0
+        self.edits_pending = 0
+        if self.running:
+            self.running = False
+            self.running_changed.emit(False)
+        f = self.worker.last_engine_frame
+        state = None
+        if f is not None and self.dataset is not None and f.generation == self.generation:
+            history = self.worker.history()
+            state = cmd.EngineState(self.dataset, self.config, cmd.as_state(f.spec, f.params), history,
+                                    f.epoch, f.step, f.generation, self.meta)
+        self.worker.restart()
+        if state is not None:
+            self._call(cmd.Restore(state), lambda opened: None)
+            if self.speed:
+                self._call(cmd.SetSpeed(self.speed))
+            note = f"{text} A new engine holds the network from epoch {f.epoch:,}: press Train to go on."
+        elif self.dataset is not None:
+            self.set_dataset(self.dataset)
+            note = f"{text} A new engine started with a fresh network."
+        else:
+            note = f"{text} A new engine was started."
+        self.engine_died.emit(note)
+        self.message.emit(note)
 
-    # --- single parameters (the network diagram edits these) ------------------------------
+    # --- single parameters (the network diagram edits these) ------------------------------------
     def set_weight(self, layer: int, i: int, j: int, value: float,
                    on_done: Callable[[float], None] | None = None, record: bool = True,
                    on_failed: Callable[[], None] | None = None) -> None:
         """Set the weight from input ``i`` to neuron ``j`` of ``layer`` (between two steps)."""
-        self._set_param(ParamEdit(layer, i, j, 0.0, float(value)), on_done, record, on_failed)
+        self._set_param(cmd.SetParam(layer, i, j, float(value), self.generation), on_done, record, on_failed)
 
     def set_bias(self, layer: int, j: int, value: float,
                  on_done: Callable[[float], None] | None = None, record: bool = True,
                  on_failed: Callable[[], None] | None = None) -> None:
         """Set the bias of neuron ``j`` of ``layer`` (between two steps)."""
-        self._set_param(ParamEdit(layer, -1, j, 0.0, float(value)), on_done, record, on_failed)
+        self._set_param(cmd.SetParam(layer, -1, j, float(value), self.generation), on_done, record, on_failed)
 
-    def _set_param(self, edit: ParamEdit, on_done, record: bool, on_failed=None) -> None:
-        layer, i, j, value = edit.layer, edit.i, edit.j, edit.after
-        generation = self._generation
-
-        def job(w: EngineWorker):
-            if w.generation != generation:
-                raise IncompatibleError("the weight was not set: another dataset or file was opened first")
-            if i < 0:
-                p = _param(w, layer, "b")
-                if not 0 <= j < p.shape[0]:
-                    raise IncompatibleError(f"layer {layer + 1} has no neuron {j + 1} any more")
-                at = (j,)
-            else:
-                p = _param(w, layer, "W")
-                if not (0 <= i < p.shape[0] and 0 <= j < p.shape[1]):
-                    raise IncompatibleError(f"layer {layer + 1} has no weight ({i + 1}, {j + 1}) any more")
-                at = (i, j)
-            before = float(p[at])
-            p[at] = value
-            return replace(edit, before=before, after=float(p[at]))
-
+    def _set_param(self, command: cmd.SetParam, on_done, record: bool, on_failed=None) -> None:
         def done(result: ParamEdit) -> None:
             self.edits_pending -= 1
             if record:
@@ -537,56 +465,4 @@ class Session(QObject):
                 on_failed()
 
         self.edits_pending += 1  # the undo history waits for this edit's record
-        self._call(job, done, failed)
-
-# --- helpers that run on the engine thread -------------------------------------------------
-def _dtype(ds: Dataset) -> str:
-    return "float32" if ds.x_train.dtype == np.uint8 else "float64"
-
-
-def _batch_for(ds: Dataset, wanted: int) -> int:
-    if ds.image_shape is not None and wanted == 0:
-        return 100  # full-batch on 60,000 images would be one slow step per epoch
-    return wanted
-
-
-def _arrays(ds: Dataset):
-    x_test, y_test = test_split(ds)
-    return ds.x_train, ds.y_train, x_test, y_test
-
-
-def _next_generation(w: EngineWorker) -> int:
-    w.generation += 1
-    return w.generation
-
-
-def _install(w: EngineWorker, ds: Dataset, trainer: Trainer) -> None:
-    view = view_for(ds)
-    w.dataset = ds
-    w.trainer = trainer
-    w.grid = view.grid
-    w.data_rows = ds.x_train if len(ds.x_train) <= SHOW_ROWS else None
-    w.epoch_limit = trainer.config.epochs
-
-
-def _continue(old: Trainer, net: Network, config: TrainConfig, ds: Dataset) -> Trainer:
-    """A trainer for ``net`` that carries on ``old``'s epoch count, history and shuffling."""
-    trainer = Trainer(net, config, *_arrays(ds), x_scale=ds.x_scale, classification=ds.task == "classification")
-    trainer.epoch, trainer.step_count = old.epoch, old.step_count
-    trainer.history = old.history
-    trainer.rng = old.rng
-    return trainer
-
-
-def _copy(net: Network) -> Network:
-    clone = Network(net.spec)
-    clone.flat_params[...] = net.flat_params
-    return clone
-
-
-def _param(w: EngineWorker, layer: int, name: str) -> np.ndarray:
-    layers = w.trainer.net.layers if w.trainer is not None else []
-    p = getattr(layers[layer], name) if 0 <= layer < len(layers) else None
-    if p is None:
-        raise IncompatibleError(f"the network has no {name} in layer {layer + 1}")
-    return p
+        self._call(command, done, failed)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 
-from nnbench.engine import Network
-from nnbench.ui.session import ParamEdit, Session, StructureEdit
+from nnbench.commands import NetState, ParamEdit, StructureEdit
+from nnbench.ui.session import Session
 
 Edit = StructureEdit | ParamEdit
 MAX_EDITS = 500  # undo steps kept
@@ -94,11 +94,13 @@ class StructureHistory(QObject):
         self.changed.emit()
 
     def actions(self, parent: QObject) -> tuple[QAction, QAction]:
-        """Undo (Ctrl+Z) and Redo (Ctrl+Shift+Z) actions that follow the stack."""
+        """Undo and Redo actions (the platform's keys: Ctrl+Z, Ctrl+Shift+Z on X11) that follow the stack."""
         undo = QAction("&Undo", parent)
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = QAction("&Redo", parent)
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        # The platform's own keys, once: on X11 they already hold Ctrl+Shift+Z, and adding it
+        # again bound it twice ("Ambiguous shortcut overload") so that neither ran.
+        redo.setShortcuts(QKeySequence.StandardKey.Redo)
         undo.triggered.connect(self.undo)
         redo.triggered.connect(self.redo)
 
@@ -137,17 +139,17 @@ class StructureHistory(QObject):
                 net = getattr(edit, name)
                 if net is None:
                     continue
-                used += net.flat_params.nbytes
+                used += net.nbytes
                 if used > MEMORY_BUDGET:
                     setattr(edit, name, None)
 
     def stored_bytes(self) -> int:
         """Bytes of networks the history holds (tests and the memory budget)."""
-        return sum(net.flat_params.nbytes for edit in (*self._undo, *self._redo)
+        return sum(net.nbytes for edit in (*self._undo, *self._redo)
                    if isinstance(edit, StructureEdit)
                    for net in (edit.left_before, edit.left_after) if net is not None)
 
 
-def _remember(edit: StructureEdit, name: str, net: Network) -> None:
+def _remember(edit: StructureEdit, name: str, net: NetState) -> None:
     # The network as an undo/redo left it: the next redo/undo of this edit restores from it.
     setattr(edit, name, net)

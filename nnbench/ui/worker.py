@@ -1,55 +1,37 @@
-"""The engine thread: owns the network and trainer, trains, and answers jobs between steps.
+"""The window's side of the engine process: one worker, on its own QThread, that owns it.
 
-Every change to engine state (build, resize, reset, load, save, learning rate) is a *job*
-submitted from the GUI thread and run here between two batches, so nothing ever touches the
-network while a step is running and the GUI thread never waits for the engine. Progress goes
-back as :class:`Frame` objects: the worker keeps only the newest one and signals at most one
-pending frame at a time, so a fast engine cannot flood the event loop.
+The engine (a :class:`nnbench.bench.Bench`, see :mod:`nnbench.remote`) runs in a child process
+started with spawn, so training never holds the window's GIL. This worker sends the commands
+the session gives it, waits on the pipe for answers (a blocking wait releases the GIL), turns
+them into signals, and reads frames from shared memory. It evaluates each frame's network on
+the views' grid here, off the GUI thread and outside the engine, where it costs training
+nothing. A dead engine is a signal, not a crash; the session decides to start a new one.
 """
 
 from __future__ import annotations
 
 import itertools
+import multiprocessing as mp
+import queue
+import signal
+import socket
 import threading
 import time
-import traceback
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from nnbench.engine import Snapshot, Trainer
-from nnbench.errors import NnbenchError, TrainingDiverged
+from nnbench import frames, remote
+from nnbench.bench import Frame as BenchFrame
+from nnbench.engine import Network, NetworkSpec, Snapshot
+from nnbench.engine.training import HISTORY_KEYS
 
-FRAME_INTERVAL = 1 / 30  # seconds between frames at least
-FRAME_BUDGET = 0.1  # share of worker time that building frames may take at most
-# Share of wall time the GUI may spend drawing frames. While it draws, the engine thread waits
-# (see EngineWorker.hold): a pure-Python training loop holding the GIL otherwise makes every
-# one of the hundreds of Python<->Qt crossings in a repaint wait for it, and a 20 ms repaint
-# took seconds.
-GUI_BUDGET = 0.1
-# Training runs in bursts of BURST seconds; after each burst the engine waits until the GUI
-# thread has worked through its pending events (see burst_done). NumPy drops and retakes the
-# GIL around every small BLAS call, and CPython then never counts the GUI thread's wait for the
-# GIL as timed out: without this handshake the GUI thread starved for seconds at a time.
-BURST = 0.020
-ACK_TIMEOUT = 0.1  # a GUI stuck elsewhere cannot stall training for longer than this per burst
-
-
-# A floor under the frame rate: when frames cost more than GUI_BUDGET allows at this rate, the
-# GUI may take more (up to half the time), so a big network still moves at about 5 frames/s.
-SLOWEST_FRAME = 0.2
-
-
-def frame_interval(frame_cost: float, gui_cost: float) -> float:
-    """Seconds between frames: FRAME_INTERVAL at least; longer when building (engine side) or
-    drawing (GUI side) a frame would take more than its budget, but no longer than
-    SLOWEST_FRAME unless a frame's drawing alone takes more than half of that."""
-    by_budget = max(FRAME_INTERVAL, frame_cost / FRAME_BUDGET, gui_cost / GUI_BUDGET)
-    return min(by_budget, max(SLOWEST_FRAME, 2 * gui_cost, frame_cost / FRAME_BUDGET))
+FIRST_SEGMENT = 1 << 20  # bytes per frame slot to start with; grown when a frame needs more
+MIN_FRAME_INTERVAL = 1 / 60
+QUIT_WAIT = 0.5  # seconds an engine may take to quit before it is terminated
 
 
 @dataclass(frozen=True)
@@ -62,216 +44,372 @@ class Frame:
     data_output: np.ndarray | None  # network output on the training rows (small sets only)
     running: bool
     dataset: object = None  # the Dataset this frame was computed on (views skip stale frames)
+    generation: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class ViewSetup:
+    """Where the views evaluate frames of one generation (set by the session)."""
+
+    generation: int
+    dataset: object
+    grid: np.ndarray | None
+    data_rows: np.ndarray | None  # rows as the network takes them (scaled), or None
+    want_hidden: bool = False
+
+
+class _History:
+    """The engine's history, assembled from the rows each frame brings."""
+
+    def __init__(self) -> None:
+        self.id = -1
+        self.n = 0
+        self._data = np.full((len(HISTORY_KEYS), 256), np.nan)
+
+    def take(self, f: BenchFrame) -> dict[str, np.ndarray]:
+        if f.history_id != self.id:
+            self.id, self.n = f.history_id, 0
+        start = min(f.history_start, self.n)
+        rows = len(f.history["epoch"])
+        end = start + rows
+        if end > self._data.shape[1]:
+            grown = np.full((len(HISTORY_KEYS), max(2 * self._data.shape[1], end)), np.nan)
+            grown[:, : self.n] = self._data[:, : self.n]
+            self._data = grown
+        for i, key in enumerate(HISTORY_KEYS):
+            self._data[i, start:end] = f.history[key]
+        self.n = end
+        # Views of rows that are never written again while this history lasts: no copy.
+        return {key: self._data[i, : self.n] for i, key in enumerate(HISTORY_KEYS)}
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {key: self._data[i, : self.n].copy() for i, key in enumerate(HISTORY_KEYS)}
 
 
 class EngineWorker(QObject):
-    frame_ready = Signal()  # a new Frame waits in take_frame(); not emitted again until taken
-    state_changed = Signal(bool)  # training started (True) or paused/stopped (False)
-    diverged = Signal(str)  # the loss blew up; training is paused, the message says what to do
-    job_done = Signal(int, object)  # a submitted job returned: (job id, result)
-    job_failed = Signal(int, str)  # a submitted job raised: (job id, message for the user)
-    finished = Signal()  # the loop has ended; the thread may quit
-    burst_done = Signal()  # a burst of training ended; the engine waits for acknowledge()
+    ready = Signal(object)  # the engine process is up and answering: its status (a dict)
+    replied = Signal(int, bool, object)  # an answer: (command id, ok, result or message for the user)
+    stopped = Signal(object)  # training stopped by itself: a commands.Stopped (limit, step, diverged)
+    running_changed = Signal(bool)  # the engine started (True) or stopped (False) training
+    frame_ready = Signal()  # a new Frame waits in take_frame(); not emitted again until it is taken
+    died = Signal(str)  # the engine process ended without being asked to; the text says how
+    finished = Signal()  # the worker's loop ended (after stop()); the thread may quit
 
-    def __init__(self) -> None:
+    def __init__(self, blas_threads: int = 1) -> None:
         super().__init__()
-        self._cond = threading.Condition()
-        self._jobs: deque[tuple[int, Callable[[EngineWorker], Any]]] = deque()
+        self.blas_threads = blas_threads
         self._ids = itertools.count(1)
-        self._running = False
-        self._epochs_to_step = 0
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
         self._stop = False
+        self._restart = False
+        self._setup: ViewSetup | None = None
         self._latest: Frame | None = None
-        self._frame_pending = False
-        self._frame_cost = 0.0
-        # Where the engine thread's time goes (seconds), for benchmarks/bench_gui.py.
-        self.timing = {"train": 0.0, "wait_gui": 0.0, "wait_draw": 0.0, "frames": 0.0}
-        self._free = threading.Event()  # cleared while the GUI thread draws a frame
-        self._free.set()
-        self.gui_cost = 0.0  # seconds the GUI took to draw the last frame (set by the GUI)
-        self._ack = threading.Event()
-        # Engine state, touched only on the worker thread (inside jobs and the loop):
-        self.trainer: Trainer | None = None
-        self.dataset = None  # the nnbench.data.Dataset the trainer trains on
-        self.grid: np.ndarray | None = None  # points where the views evaluate the network
-        self.data_rows: np.ndarray | None = None  # rows whose outputs the views show
-        self.epoch_limit = 0  # pause when this epoch is reached; 0 = no limit
-        self.want_hidden = False  # views want every layer's output on the grid
-        self.generation = 0  # counts dataset switches and file loads (see Session._generation)
+        self._pending = False
+        self._frame_waiting = False
+        self.last_engine_frame: BenchFrame | None = None  # newest frame of any generation, as sent
+        self.gui_cost = 0.0  # seconds the GUI took to draw the last frame (set by the session)
+        self.pid = 0
+        self.timing = {"frames_read": 0, "frame_eval": 0.0}
+        # Engine-process state, touched only on the worker thread:
+        self._proc: Any = None
+        self._conn: Any = None
+        self._sender: _Sender | None = None
+        self._named: dict[str, Any] = {}  # SharedMemory this side created whose names still exist
+        self._reader: frames.FrameReader | None = None
+        self._history = _History()
+        self._nets: dict[NetworkSpec, Network] = {}
+        self._next_frame_at = 0.0
+        self._last_setup: ViewSetup | None = None
+        self._snapshot_history: dict[str, np.ndarray] | None = None
 
-    # --- called from the GUI thread -------------------------------------------------------
-    def submit(self, job: Callable[[EngineWorker], Any]) -> int:
-        """Run ``job(worker)`` on the engine thread between steps; returns its id."""
-        with self._cond:
-            job_id = next(self._ids)
-            self._jobs.append((job_id, job))
-            self._cond.notify()
-        return job_id
+    # ---- called from the GUI thread ------------------------------------------------------------
+    def send(self, command: Any) -> int:
+        """Queue ``command`` for the engine; its answer comes as ``replied(id, ...)``."""
+        cid = next(self._ids)
+        self._outbox.put(("cmd", cid, command))
+        self._wake()
+        return cid
 
-    def play(self) -> None:
-        with self._cond:
-            self._running = True
-            self._cond.notify()
-
-    def pause(self) -> None:
-        with self._cond:
-            self._running = False
-            self._epochs_to_step = 0
-            self._cond.notify()
-
-    def step_epoch(self) -> None:
-        with self._cond:
-            if not self._running:
-                self._epochs_to_step += 1
-            self._cond.notify()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
-
-    def acknowledge(self) -> None:
-        """The GUI thread has drained its events since the last burst: train on."""
-        self._ack.set()
-
-    def hold(self) -> None:
-        """The GUI is about to draw: the engine waits between steps until :meth:`release`."""
-        self._free.clear()
-
-    def release(self, cost: float = 0.0) -> None:
-        """The GUI has drawn (in ``cost`` seconds); the engine carries on."""
-        self.gui_cost = cost
-        self._free.set()
+    def set_views(self, setup: ViewSetup) -> None:
+        self._setup = setup  # one reference assignment: atomic
+        self._frame_waiting = True
+        self._wake()
 
     def take_frame(self) -> Frame | None:
-        # No lock (see _end_of_epoch): one attribute read and one write, each atomic.
-        self._frame_pending = False
-        return self._latest
+        frame, self._latest = self._latest, None
+        self._pending = False
+        self._wake()
+        return frame
 
-    @property
-    def running(self) -> bool:
-        return self._running
+    def restart(self) -> None:
+        """Start a new engine process (after ``died``); commands sent since go to it."""
+        self._restart = True
+        self._wake()
 
-    # --- the engine thread -----------------------------------------------------------------
-    def _active(self) -> bool:
-        return (self._running or self._epochs_to_step > 0) and self.trainer is not None
+    def stop(self) -> None:
+        self._stop = True
+        self._wake()
 
+    def kill_engine(self) -> None:
+        """SIGKILL the engine process (tests and the lifecycle soak)."""
+        proc = self._proc
+        if proc is not None and proc.pid:
+            try:
+                import os
+
+                os.kill(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, OSError):
+                pass
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"x")
+        except (BlockingIOError, OSError):
+            pass  # already has a wake-up waiting (or closing)
+
+    # ---- the worker thread ------------------------------------------------------------------
     @Slot()
     def run(self) -> None:
-        steps = None
-        last_frame = 0.0
-        was_active = False
-        while True:
-            active = self._active()
-            if active != was_active:
-                was_active = active
-                self.state_changed.emit(active)
-            with self._cond:
-                while not (self._stop or self._jobs or self._active()):
-                    if was_active:  # a pause that landed after the check above
-                        was_active = False
-                        self.state_changed.emit(False)
-                    self._cond.wait()
+        self._start()
+        try:
+            while not self._stop:
+                waitables: list[Any] = [self._wake_r]
+                if self._conn is not None:
+                    waitables += [self._conn, self._proc.sentinel]
+                timeout = None
+                if self._frame_waiting and not self._pending and self._reader is not None:
+                    timeout = max(0.001, self._next_frame_at - time.perf_counter())
+                ready = wait(waitables, timeout)
+                if self._wake_r in ready:
+                    try:
+                        while self._wake_r.recv(4096):
+                            pass
+                    except (BlockingIOError, OSError):
+                        pass
                 if self._stop:
                     break
-                jobs = list(self._jobs)
-                self._jobs.clear()
-            if jobs:
-                before = self.trainer
-                for job_id, job in jobs:
-                    self._run_job(job_id, job)
-                if self.trainer is not before:
-                    steps = None  # a new trainer needs a fresh training loop
-                self.publish_frame()
-                last_frame = time.perf_counter()
-                continue
-            if steps is None:
-                steps = self.trainer.steps()
-            try:
-                t_burst = time.perf_counter()
-                deadline = t_burst + BURST
-                while True:
-                    if not self._free.is_set():
-                        t_hold = time.perf_counter()
-                        self._free.wait(0.5)  # bounded: a GUI that never releases cannot stall us
-                        self.timing["wait_draw"] += time.perf_counter() - t_hold
-                    step = next(steps)
-                    if step.epoch_end and self._end_of_epoch():
-                        break
-                    if time.perf_counter() > deadline or self._jobs or self._stop:
-                        break
-            except TrainingDiverged as e:
-                steps = None
-                self._halt()
-                self.publish_frame()
-                self.diverged.emit(str(e))
-                continue
-            t_ack = time.perf_counter()
-            self.timing["train"] += t_ack - t_burst
-            self._ack.clear()
-            self.burst_done.emit()
-            self._ack.wait(ACK_TIMEOUT)  # the GUI has the GIL to itself meanwhile (see BURST)
-            self.timing["wait_gui"] += time.perf_counter() - t_ack
-            now = time.perf_counter()
-            if not self._active():
-                self.publish_frame()
-                last_frame = now
-            elif now - last_frame >= frame_interval(self._frame_cost, self.gui_cost):
-                if not self._frame_pending:
-                    self.publish_frame()
-                    last_frame = now
-        self.finished.emit()
+                if self._restart:
+                    self._restart = False
+                    self._end_process(kill=True)
+                    self._start()
+                    continue
+                if self._conn is not None:
+                    self._receive()
+                self._maybe_frame()
+        finally:
+            self._end_process(kill=False)
+            self._wake_r.close()
+            self._wake_w.close()
+            self.finished.emit()
 
-    def _end_of_epoch(self) -> bool:
-        """Handle Step and the epoch limit; True when training should stop here.
+    def _start(self) -> None:
+        ctx = mp.get_context("spawn")
+        shm = frames.create(FIRST_SEGMENT)
+        self._named[shm.name] = shm
+        self._reader = frames.FrameReader(shm)
+        self._history = _History()
+        self._last_setup = None
+        parent, child = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=remote.serve, args=(child, shm.name, self.blas_threads), daemon=True,
+                           name="nnbench-engine")
+        proc.start()
+        child.close()
+        self._proc, self._conn, self.pid = proc, parent, proc.pid
+        self._sender = _Sender(parent, self._outbox, self.replied)
 
-        Runs after every epoch (every step for full-batch sets), so it takes no lock: attribute
-        reads and writes are atomic under the GIL, and a GUI thread waiting for a lock that
-        this loop re-takes thousands of times a second was starved for seconds.
-        """
-        if self._epochs_to_step and not self._running:
-            self._epochs_to_step -= 1
-            return self._epochs_to_step == 0
-        if self.epoch_limit and self.trainer.epoch >= self.epoch_limit:
-            self._running = False
-            return True
-        return False
-
-    def _halt(self) -> None:
-        with self._cond:
-            self._running = False
-            self._epochs_to_step = 0
-
-    def _run_job(self, job_id: int, job: Callable[[EngineWorker], Any]) -> None:
+    def _receive(self) -> None:
+        conn = self._conn
         try:
-            result = job(self)
-        except NnbenchError as e:
-            self.job_failed.emit(job_id, str(e))
-        except Exception as e:  # a bug must not kill the engine thread; report it instead
-            self.job_failed.emit(job_id, f"internal error: {type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
-        else:
-            self.job_done.emit(job_id, result)
+            while conn.poll(0):
+                self._handle(conn.recv())
+        except (EOFError, OSError):
+            pass
+        if not self._proc.is_alive():
+            self._on_dead()
 
-    def publish_frame(self) -> None:
-        """Build a Frame from the trainer's current state (engine thread only)."""
-        if self.trainer is None:
+    def _handle(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "frame":
+            self._frame_waiting = True
+        elif kind == "reply":
+            self.replied.emit(msg[1], msg[2], msg[3])
+        elif kind == "stopped":
+            self.stopped.emit(msg[1])
+        elif kind == "running":
+            self.running_changed.emit(bool(msg[1]))
+        elif kind == "hello":
+            # Both sides have the segment mapped: its name is no longer needed.
+            self._unlink(self._reader.shm.name)
+            self.ready.emit(msg[1])
+        elif kind == "need_frames":
+            shm = frames.create(2 * int(msg[1]))
+            self._named[shm.name] = shm
+            self._outbox.put(("frames", shm.name))
+        elif kind == "frames_ok":
+            shm = self._named.get(msg[1])
+            if shm is not None:
+                self._unlink(msg[1])
+                if self._reader is not None:
+                    self._reader.close()
+                self._reader = frames.FrameReader(shm)
+
+    def _maybe_frame(self) -> None:
+        reader = self._reader
+        if reader is None or self._pending:
             return
+        new, changed = reader.has_new(), self._setup is not self._last_setup
+        if not (new or changed):
+            self._frame_waiting = False
+            return
+        self._frame_waiting = True
+        if time.perf_counter() < self._next_frame_at:
+            return  # the wait's timeout brings us back
+        f = None
+        if new:
+            f = reader.read()
+            if f is None:
+                return  # lapped by the writer: the next tick reads the newer one
+            self.last_engine_frame = f
+            self.timing["frames_read"] += 1
+            self._snapshot_history = self._history.take(f)
+            reader.acknowledge(self._history.id, self._history.n)
+        else:
+            f = self.last_engine_frame
+        self._frame_waiting = False
+        if f is None:
+            return
+        frame = self._view_frame(f)
+        if frame is None:
+            return
+        self._latest = frame
+        self._pending = True
+        self._next_frame_at = time.perf_counter() + max(MIN_FRAME_INTERVAL, 1.5 * self.gui_cost)
+        self.frame_ready.emit()
+
+    def _view_frame(self, f: BenchFrame) -> Frame | None:
+        setup = self._setup
+        self._last_setup = setup
+        if setup is None or setup.generation != f.generation:
+            return None
         t0 = time.perf_counter()
-        net = self.trainer.net
+        net = self._nets.get(f.spec)
+        if net is None:
+            if len(self._nets) > 8:
+                self._nets.clear()
+            net = self._nets[f.spec] = Network(f.spec)
+        if net.flat_params.shape != f.params.shape:
+            return None
+        net.flat_params[...] = f.params
         grid_output = grid_hidden = data_output = None
-        if self.grid is not None:
-            if self.want_hidden:
-                layers = net.activations(self.grid)
+        if setup.grid is not None:
+            if setup.want_hidden:
+                layers = net.activations(setup.grid)
                 grid_hidden, grid_output = tuple(layers[:-1]), layers[-1]
             else:
-                grid_output = net.predict(self.grid)
-        if self.data_rows is not None:
-            data_output = net.predict(self.trainer.features(self.data_rows))
-        frame = Frame(self.trainer.snapshot(), grid_output, grid_hidden, data_output, self._running, self.dataset)
-        self._frame_cost = time.perf_counter() - t0
-        self.timing["frames"] += self._frame_cost
-        self._latest = frame
-        if self._frame_pending:
-            return  # the GUI has not drawn the previous one yet; it will take this one
-        self._frame_pending = True
-        self.frame_ready.emit()
+                grid_output = net.predict(setup.grid)
+        if setup.data_rows is not None:
+            data_output = net.predict(setup.data_rows)
+        history = self._snapshot_history or {key: np.zeros(0) for key in HISTORY_KEYS}
+        n = len(history["epoch"])
+        snap = Snapshot(epoch=f.epoch, step=f.step, lr=f.lr, weights=net.weights(), history=history,
+                        last_loss=float(history["train_loss"][n - 1]) if n else float("nan"))
+        self.timing["frame_eval"] += time.perf_counter() - t0
+        return Frame(snap, grid_output, grid_hidden, data_output, f.running, setup.dataset, f.generation)
+
+    def history(self) -> dict[str, np.ndarray]:
+        """A copy of the history assembled so far (for a restore after the engine died)."""
+        return self._history.as_dict()
+
+    def _on_dead(self) -> None:
+        code = self._proc.exitcode
+        self._end_process(kill=True)
+        if code is not None and code < 0:
+            try:
+                how = f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+            if code == -signal.SIGKILL:
+                how += " (out of memory, or killed from outside)"
+        else:
+            how = f"exited with code {code}"
+        self.died.emit(f"The engine process {how}.")
+
+    def _end_process(self, kill: bool) -> None:
+        proc, conn, sender = self._proc, self._conn, self._sender
+        self._proc = self._conn = self._sender = None
+        if sender is not None:
+            sender.stop()
+        if proc is not None:
+            if not kill and proc.is_alive():
+                try:
+                    conn.send(("quit",))
+                except (OSError, EOFError, ValueError):
+                    pass
+                proc.join(QUIT_WAIT)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(0.3)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
+            try:
+                proc.close()
+            except ValueError:
+                pass
+        if conn is not None:
+            conn.close()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        for name in list(self._named):
+            shm = self._named[name]
+            self._unlink(name)
+            try:
+                shm.close()
+            except BufferError:
+                pass
+
+    def _unlink(self, name: str) -> None:
+        shm = self._named.pop(name, None)
+        if shm is None:
+            return
+        try:
+            shm.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class _Sender:
+    """Sends the outbox's messages to one engine on a thread of its own, so that a large command
+    (a dataset) never keeps the worker from reading a large answer: each would otherwise wait
+    for the other to empty its side of the pipe."""
+
+    def __init__(self, conn: Any, outbox: queue.SimpleQueue, replied: Any) -> None:
+        self.conn, self.outbox, self.replied = conn, outbox, replied
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="nnbench-engine-send", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                msg = self.outbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if msg is None:
+                continue
+            if self._stop.is_set():
+                self.outbox.put(msg)  # for the next engine
+                return
+            try:
+                self.conn.send(msg)
+            except (OSError, EOFError, ValueError):
+                if msg[0] == "cmd":
+                    self.replied.emit(msg[1], False, "the engine stopped before it could take this")
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(1.0)

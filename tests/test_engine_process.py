@@ -1,0 +1,109 @@
+"""The window's engine process: it imports no Qt, survives being killed, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+from engine_helpers import engine_state, engine_status
+from test_reliability_lifecycle import children, segments
+from test_ui_window import close_window, open_window
+
+WAIT = 15_000
+
+
+def test_the_engine_runs_in_its_own_process_without_qt(qtbot):
+    window = open_window(qtbot)
+    try:
+        status = engine_status(qtbot, window.session)
+        assert status["pid"] != os.getpid() and status["pid"] == window.session.worker.pid
+        assert status["qt_modules"] == []  # the child imports no Qt, no pyqtgraph
+    finally:
+        close_window(window)
+
+
+def test_a_killed_engine_is_replaced_by_one_holding_the_last_frames_network(qtbot, errors):
+    window = open_window(qtbot)
+    s = window.session
+    try:
+        s.train()
+        qtbot.waitUntil(lambda: s.epoch >= 20, timeout=WAIT)
+        old_pid = s.worker.pid
+        with qtbot.waitSignal(s.engine_died, timeout=WAIT) as died, \
+                qtbot.waitSignal(s.engine_ready, timeout=WAIT):
+            s.kill_engine()
+        # The last frame the window received is what the new engine holds, exactly.
+        last = s.worker.last_engine_frame
+        assert "SIGKILL" in died.args[0] and f"epoch {last.epoch:,}" in died.args[0]
+        assert not s.running and s.worker.pid != old_pid
+        assert "engine process was killed" in window.statusBar().currentMessage()
+        state = engine_state(qtbot, s)
+        np.testing.assert_array_equal(state.net.params, last.params)
+        assert state.epoch == last.epoch and state.net.spec == s.spec
+        assert len(state.history["epoch"]) == last.epoch  # the history came along too
+        # Training goes on from there.
+        s.train()
+        qtbot.waitUntil(lambda: s.epoch > last.epoch + 5, timeout=WAIT)
+        s.pause()
+        qtbot.waitUntil(lambda: not s.running, timeout=WAIT)
+        assert not [e for e in errors if "internal error" in e]
+    finally:
+        close_window(window)
+
+
+def test_closing_the_window_ends_the_engine_at_once_and_leaves_no_shared_memory(qtbot):
+    window = open_window(qtbot)
+    s = window.session
+    s.train()
+    qtbot.waitUntil(lambda: s.running and s.epoch > 2, timeout=WAIT)
+    pid = s.worker.pid
+    start = time.perf_counter()
+    close_window(window)
+    took = time.perf_counter() - start
+    assert took < 2.0, f"closing took {took:.2f} s"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not children() and not segments()
+
+
+def test_a_killed_engine_leaves_no_shared_memory_behind(qtbot):
+    window = open_window(qtbot)
+    s = window.session
+    try:
+        for _ in range(3):
+            with qtbot.waitSignal(s.engine_ready, timeout=WAIT):
+                s.kill_engine()
+            qtbot.waitUntil(lambda: not segments(), timeout=WAIT)
+    finally:
+        close_window(window)
+    assert not children() and not segments()
+
+
+def test_frames_larger_than_the_first_segment_still_reach_the_views(qtbot):
+    from nnbench.engine import LayerSpec
+    from nnbench.ui.worker import FIRST_SEGMENT
+
+    window = open_window(qtbot)
+    s = window.session
+    try:
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, (300, 784), dtype=np.uint8)
+        y = np.eye(10)[rng.integers(0, 10, 300)]
+        from nnbench.data import Dataset
+
+        ds = Dataset("wide", "classification", x[:200], y[:200], x[200:], y[200:],
+                     tuple(f"p{i}" for i in range(784)), tuple(map(str, range(10))),
+                     source={"kind": "synthetic"}, x_scale=1 / 255, image_shape=(28, 28))
+        with qtbot.waitSignal(s.dataset_changed, timeout=WAIT):
+            s.set_dataset(ds)
+        with qtbot.waitSignal(s.spec_changed, timeout=WAIT):
+            s.set_hidden((LayerSpec(600, "relu"),))
+        assert 4 * 784 * 600 > FIRST_SEGMENT  # one frame's weights do not fit the first segment
+        s.step()
+        qtbot.waitUntil(lambda: s.last_frame is not None and s.last_frame.snapshot.epoch == 1
+                        and s.last_frame.snapshot.weights["layer0.W"].shape == (784, 600), timeout=WAIT)
+        assert not segments()  # the grown segment's name is gone too
+    finally:
+        close_window(window)
