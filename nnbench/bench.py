@@ -23,6 +23,7 @@ from nnbench import commands as cmd
 from nnbench import data
 from nnbench.data import Dataset
 from nnbench.engine import LayerSpec, Network, NetworkSpec, TrainConfig, Trainer, files
+from nnbench.engine.memory import check_memory
 from nnbench.engine.training import Step as TrainStep
 from nnbench.errors import FileFormatError, IncompatibleError, SpecError, TrainingDiverged
 from nnbench.experiment import Experiment, check_fits, load_experiment, make_trainer, save_experiment
@@ -222,6 +223,9 @@ class Bench:
         if spec == base and config.loss == t.config.loss:
             return None
         check_fits(spec, ds)
+        rows = len(ds.x_train)  # the layer list allows any layer the spec does: check before building
+        check_memory(spec, batch=min(config.batch_size or rows, rows), optimizer=config.optimizer,
+                     eval_rows=len(ds.x_test))
         left = cmd.as_state(base, t.net.flat_params)
         seed = (self.meta.net_seed if self.meta is not None else 0) + 1 + t.step_count
         net = Network(spec, np.random.default_rng(seed))

@@ -142,3 +142,21 @@ def test_train_on_a_table_with_a_label_of_a_billion_is_one_line(tmp_path):
     code, err, peak = run_cli_limited(["train", str(path), "--epochs", "1"], tmp_path, limit=2 * GiB)
     assert code == 1 and "at most 4,096 classes" in err, err
     assert peak < 300 * MiB
+
+
+def test_a_bench_restructure_too_large_for_memory_is_refused_and_the_network_stays():
+    # The layer list allows every layer the spec does (item 21), so the bench checks first.
+    from nnbench import commands as cmd
+    from nnbench.bench import Bench
+
+    bench = Bench.from_experiment(experiment([2, 4, 1]))
+    before = bench.spec
+    tracemalloc.start()
+    try:
+        with pytest.raises(TooLargeError, match="2-4096x63-1 network"):
+            bench.apply(cmd.Restructure(tuple(LayerSpec(4096, "tanh") for _ in range(63)), None,
+                                        before.output))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert bench.spec == before and peak < 16 * MiB
