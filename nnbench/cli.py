@@ -491,6 +491,7 @@ def _inspect_bench(args: argparse.Namespace, out: TextIO, train: bool = True):
     from nnbench import commands as cmd
     from nnbench.bench import Bench
 
+    _check_plot(args)
     exp = resolve(args.experiment)
     ns = argparse.Namespace(data_dir=args.data_dir, mnist_mirror=None)
     exp = exp.replace(dataset=_mnist_source(exp.dataset, ns, out))
@@ -644,13 +645,23 @@ def _curvature(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_plot(path: str, figure, out: TextIO) -> None:
+def _check_plot(args: argparse.Namespace) -> None:
+    """Before any work: --plot draws with pyqtgraph, so Qt must be importable."""
+    if not getattr(args, "plot", None):
+        return
     try:
-        from nnbench.ui.plot_export import save_png
+        import pyqtgraph  # noqa: F401
+        import PySide6.QtWidgets  # noqa: F401
     except ImportError as e:
         from nnbench.errors import NnbenchError
 
-        raise NnbenchError(f"--plot needs PySide6 and pyqtgraph ({e}); the numbers above do not") from None
+        raise NnbenchError(f"--plot needs PySide6 and pyqtgraph ({e}); without --plot the numbers "
+                           "need neither") from None
+
+
+def _save_plot(path: str, figure, out: TextIO) -> None:
+    from nnbench.ui.plot_export import save_png
+
     save_png(path, figure)
     print(f"plot written to {path}", file=out)
 
