@@ -73,12 +73,13 @@ def test_gradcheck_exits_4_when_backprop_is_wrong(capsys, monkeypatch):
 
 
 def test_lr_find_suggests_a_rate_and_leaves_the_experiment_alone(capsys, tmp_path):
-    code, out, err = run(capsys, "lr-find", "circle-features", "--steps", "60", "--max", "1000", "--json")
+    code, out, err = run(capsys, "lr-find", "circle-features", "--json")
     assert code == 0, err
     r = last_json(out)
-    assert len(r["lrs"]) == len(r["losses"]) <= 60 and np.all(np.diff(r["lrs"]) > 0)
-    assert r["stopped"] in ("blew up", "diverged", "last rate")
-    assert r["suggested"] is None or r["lrs"][0] <= r["suggested"] <= r["lrs"][-1]
+    assert len(r["lrs"]) == len(r["losses"]) <= 100 and np.all(np.diff(r["lrs"]) > 0)
+    assert r["stopped"] == "blew up"  # a rate of 10 is far too much for this net
+    assert r["lrs"][0] < r["suggested"] < r["lrs"][-1]
+    assert "suggested learning rate" in out
     assert "on a copy" in out
 
 

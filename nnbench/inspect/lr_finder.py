@@ -65,13 +65,20 @@ def find(net: Network, config: TrainConfig, x: np.ndarray, y: np.ndarray, *, lr_
 
 def suggest(lrs: np.ndarray, smoothed: np.ndarray) -> float:
     """The rate where the smoothed loss falls steepest (per factor of rate), before its lowest
-    point: the loss still falls fast there and is far from blowing up."""
-    if len(lrs) < 5:
+    point: the loss still falls fast there and is far from blowing up. The slope is a straight
+    line fitted over a window of neighbours, so one noisy batch does not decide it."""
+    n = len(lrs)
+    if n < 5:
         return math.nan
     low = int(np.argmin(smoothed))
-    skip = max(1, len(lrs) // 10)  # the first few rates barely move the loss: noise
+    skip = max(1, n // 10)  # the first few rates barely move the loss: noise
     if low <= skip:
         return math.nan
-    slope = np.gradient(smoothed, np.log10(lrs))
-    i = skip + int(np.argmin(slope[skip:low + 1]))
-    return float(lrs[i]) if slope[i] < 0 else math.nan
+    half = max(2, n // 16)
+    logs = np.log10(lrs)
+    slopes = np.full(n, np.inf)
+    for i in range(skip, low + 1):
+        a, b = max(0, i - half), min(n, i + half + 1)
+        slopes[i] = np.polyfit(logs[a:b], smoothed[a:b], 1)[0]
+    i = int(np.argmin(slopes))
+    return float(lrs[i]) if slopes[i] < 0 else math.nan

@@ -26,6 +26,7 @@ from nnbench.engine.optimizers import OPTIMIZERS
 from nnbench.engine.training import TrainConfig
 from nnbench import presets, resources
 from nnbench.ui import dialogs
+from nnbench.ui import inspect_window
 from nnbench.ui.dataset_panel import DatasetPanel
 from nnbench.ui.network_panel import NetworkPanel
 from nnbench.ui.network_view import NetworkView
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
 
         self._build_toolbar()
         self._build_menus()
+        self.inspect = inspect_window.install(self)  # the Inspect menu and its window (issue 15)
         self.statusBar().showMessage("Ready")
 
         s = self.session
@@ -308,5 +310,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.dataset_panel.shutdown()
+        self.inspect.shutdown()
         self.session.shutdown()
         super().closeEvent(event)

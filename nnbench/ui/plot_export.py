@@ -60,10 +60,10 @@ def save_png(path: str | os.PathLike, fig: Figure, width: int = 800, height: int
         else:
             pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine)
             item.plot(x, y, pen=pen, name=s.name or None)
-    for value, label in fig.v_lines:
+    for i, (value, label) in enumerate(fig.v_lines):
         pos = np.log10(value) if fig.log_x and value > 0 else value
         item.addItem(pg.InfiniteLine(pos, angle=90, pen=pg.mkPen("#444", width=1, style=Qt.PenStyle.DashLine),
-                                     label=label, labelOpts={"color": "k", "position": 0.9}))
+                                     label=label, labelOpts={"color": "k", "position": 0.92 - 0.08 * i}))
     for value, label in fig.h_lines:
         pos = np.log10(value) if fig.log_y and value > 0 else value
         item.addItem(pg.InfiniteLine(pos, angle=0, pen=pg.mkPen("#444", width=1, style=Qt.PenStyle.DashLine),
