@@ -121,6 +121,31 @@ def test_the_numbers_need_no_qt_and_a_plot_says_what_it_needs(tmp_path):
     assert "Traceback" not in r.stderr and not (tmp_path / "c.png").exists()
 
 
+def test_the_instruments_import_and_compute_with_qt_blocked():
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph'):\n"
+            "            raise ImportError('Qt is blocked in this test')\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "from nnbench import presets\n"
+            "from nnbench.bench import Bench\n"
+            "from nnbench.inspect import backprop, curvature, figures, gradcheck, landscape, lr_finder, "
+            "training_batch\n"
+            "b = Bench.from_experiment(presets.load_preset('xor-mlp'))\n"
+            "x, y = training_batch(b.dataset)\n"
+            "backprop.trace(b.net, 'sse', x, y); gradcheck.check(b.net, 'sse', x, y)\n"
+            "curvature.top_eigenvalue(curvature.LossFunction(b.net, 'sse', x, y))\n"
+            "lr_finder.find(b.net, b.config, x, y, steps=10)\n"
+            "landscape.random_plane(landscape.Evaluator(b.net, 'sse', x, y), points=3)\n"
+            "assert not any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules)\n"
+            "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+
+
 def test_bad_arguments_are_one_line_errors(capsys, tmp_path):
     code, _, err = run(capsys, "lr-find", "xor-mlp", "--min", "1", "--max", "0.1")
     assert code == cli.EXIT_USAGE and err.startswith("nnbench: error: --min and --max")

@@ -41,53 +41,68 @@ def _num(v: float) -> str:
 
 
 def matrix_html(a: np.ndarray | None, name: str) -> str:
-    """A small array as an HTML table; a big one as its shape and range (see the heatmap)."""
+    """A small array as a table of its numbers; a big one as its shape and range (the heatmap
+    below shows it whole)."""
     if a is None:
         return ""
     m = np.atleast_2d(a)
     if m.size > SHOW_ALL:
-        return (f"<i>{html.escape(name)}</i>: {m.shape[0]} x {m.shape[1]}, from {_num(m.min())} to "
-                f"{_num(m.max())}, mean {_num(m.mean())} <i>(heatmap below)</i>")
-    rows = "".join("<tr>" + "".join(f"<td align='right'>&nbsp;{_num(v)}&nbsp;</td>" for v in r) + "</tr>"
-                   for r in m)
-    return (f"<table cellspacing='0' style='display:inline; border-left:1px solid #888; "
-            f"border-right:1px solid #888'>{rows}</table>")
+        return (f"<i>{html.escape(name)}</i>: {m.shape[0]} x {m.shape[1]}<br>from {_num(m.min())} to "
+                f"{_num(m.max())}<br>mean {_num(m.mean())}")
+    rows = "".join("<tr>" + "".join(f"<td align='right'>{_num(v)}</td>" for v in r) + "</tr>" for r in m)
+    return f"<table cellspacing='0' cellpadding='2' bgcolor='#eef2f7'>{rows}</table>"
 
 
 def _formula(text: str) -> str:
     return f"<code style='color:#0b5394'>{html.escape(text)}</code>"
 
 
-def trace_html(t: backprop.Trace, before: dict[str, np.ndarray] | None = None,
-               after: dict[str, np.ndarray] | None = None) -> str:
-    parts = [f"<h3>Forward pass ({len(t.x)} row(s))</h3>",
-             f"<p>{_formula('a0 = the inputs')}<br>{matrix_html(t.x, 'a0')}</p>"]
+def equation_html(text: str, terms: list) -> str:
+    """The formula, then its terms side by side: arrays (as tables) and operators between them."""
+    cells = []
+    for term in terms:
+        if isinstance(term, str):
+            cells.append(f"<td valign='middle'>&nbsp;<b>{html.escape(term)}</b>&nbsp;</td>")
+        else:
+            array, name = term
+            cells.append(f"<td valign='middle'>{matrix_html(array, name)}</td>")
+    return (f"<p style='margin-bottom:2px'>{_formula(text)}</p>"
+            f"<table cellspacing='0' cellpadding='0'><tr>{''.join(cells)}</tr></table>")
+
+
+def _forward_html(t: backprop.Trace) -> str:
+    parts = [f"<h3>Forward pass ({len(t.x)} row(s))</h3>", equation_html("a0 = the inputs", [(t.x, "a0")])]
     for layer in t.layers:
         k = layer.number
-        parts.append(f"<h4>Layer {k} ({html.escape(layer.activation)})</h4>")
-        parts.append(f"<p>W{k} =<br>{matrix_html(layer.W, f'W{k}')}</p>")
-        if layer.b is not None:
-            parts.append(f"<p>b{k} =<br>{matrix_html(layer.b, f'b{k}')}</p>")
         z_text, a_text = layer.forward
-        parts.append(f"<p>{_formula(z_text)} =<br>{matrix_html(layer.z, f'z{k}')}</p>")
-        parts.append(f"<p>{_formula(a_text)} =<br>{matrix_html(layer.a, f'a{k}')}</p>")
+        parts.append(f"<h4>Layer {k} ({html.escape(layer.activation)})</h4>")
+        terms = [(layer.a_prev, f"a{k - 1}"), "@", (layer.W, f"W{k}")]
+        if layer.b is not None:
+            terms += ["+", (layer.b, f"b{k}")]
+        parts.append(equation_html(z_text, [*terms, "=", (layer.z, f"z{k}")]))
+        parts.append(equation_html(a_text, ["=", (layer.a, f"a{k}")]))
     parts.append("<h3>Loss</h3>")
-    parts.append(f"<p>y =<br>{matrix_html(t.y, 'y')}</p>")
-    parts.append(f"<p>{_formula(t.loss_formula)} = <b>{t.loss:.6g}</b></p>")
-    parts.append("<h3>Backward pass</h3>")
-    for layer in reversed(t.layers):
-        k = layer.number
+    parts.append(equation_html(t.loss_formula, ["y =", (t.y, "y"), f"L = {t.loss:.6g}"]))
+    return "".join(parts)
+
+
+def _backward_html(t: backprop.Trace) -> str:
+    parts = ["<h3>Backward pass</h3>"]
+    for i in range(len(t.layers) - 1, -1, -1):
+        layer, k = t.layers[i], t.layers[i].number
+        above = t.layers[i + 1] if i + 1 < len(t.layers) else None
         parts.append(f"<h4>Layer {k}</h4>")
         for text in layer.backward:
-            value = _backward_value(layer, text)
-            parts.append(f"<p>{_formula(text)} =<br>{matrix_html(value, text.split(' =')[0])}</p>")
-    if before is not None and after is not None:
-        parts.append("<h3>One step: the weights before and after</h3>")
-        for name in before:
-            i = int(name.split(".")[0].removeprefix("layer")) + 1
-            label = f"{name.split('.')[1]}{i}"
-            parts.append(f"<p>{label} before:<br>{matrix_html(before[name], label)}<br>"
-                         f"{label} after:<br>{matrix_html(after[name], label)}</p>")
+            head = text.split(" =")[0]
+            if head.startswith("dL/da") and above is not None:
+                terms = [(above.delta, f"delta{k + 1}"), "@", (above.W.T, f"W{k + 1}.T"), "=",
+                         (layer.grad_a, head)]
+            elif head.startswith("dL/dW"):
+                terms = [(layer.a_prev.T, f"a{k - 1}.T"), "@", (layer.delta, f"delta{k}"), "=",
+                         (layer.dW, head)]
+            else:
+                terms = ["=", (_backward_value(layer, text), head)]
+            parts.append(equation_html(text, terms))
     return "".join(parts)
 
 
@@ -102,6 +117,27 @@ def _backward_value(layer: backprop.LayerTrace, text: str) -> np.ndarray | None:
     if head.startswith("dL/db"):
         return layer.db
     return None
+
+
+def _step_html(before: dict[str, np.ndarray], after: dict[str, np.ndarray], lr: float | None) -> str:
+    parts = ["<h3>One step: the weights before and after"
+             + (f" (learning rate {lr:g})" if lr is not None else "") + "</h3>"]
+    for name in before:
+        i = int(name.split(".")[0].removeprefix("layer")) + 1
+        label = f"{name.split('.')[1]}{i}"
+        parts.append(equation_html(f"{label}: before, "
+                                   f"after", [(before[name], label), "→", (after[name], label)]))
+    return "".join(parts)
+
+
+def trace_html(t: backprop.Trace, before: dict[str, np.ndarray] | None = None,
+               after: dict[str, np.ndarray] | None = None, lr: float | None = None) -> str:
+    """The pass as HTML: the forward pass and the loss on the left, the backward pass on the
+    right, and after a Step the weights before and after above both."""
+    step = _step_html(before, after, lr) if before is not None and after is not None else ""
+    return (f"{step}<table width='100%' cellspacing='6'><tr><td valign='top' "
+            f"width='50%'>{_forward_html(t)}</td>"
+            f"<td valign='top' width='50%'>{_backward_html(t)}</td></tr></table>")
 
 
 class BackpropTab(QWidget):
@@ -204,7 +240,11 @@ class BackpropTab(QWidget):
         self.note.setText(f"The engine's network at {where}, on training rows {self.row_box.value() + 1} to "
                           f"{self.row_box.value() + len(x)}; loss {t.loss_name} = {t.loss:.6g}. The numbers "
                           "are the engine's own forward and backward pass.")
-        self.text.setHtml(trace_html(t, before, after))
+        config = self.state.config
+        if config.regularization != "none" and config.reg_rate:
+            self.note.setText(self.note.text() + f" Step also adds the {config.regularization.upper()} "
+                              "penalty's gradient to dL/dW, as training does; dL/dW here is the data loss's.")
+        self.text.setHtml(trace_html(t, before, after, config.lr))
         self._arrays = {}
         for layer in t.layers:
             k = layer.number
