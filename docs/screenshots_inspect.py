@@ -45,7 +45,7 @@ def shoot(app: QApplication, out: str) -> None:
     settle(app)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["import", "-window", "root", out], check=True)
-    print(out)
+    print(out)  # noqa: T201 (a script: it says what it wrote)
 
 
 def open_window(app: QApplication) -> MainWindow:
