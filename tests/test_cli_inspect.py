@@ -65,7 +65,7 @@ def test_gradcheck_reports_every_layer(capsys):
 
 
 def test_gradcheck_exits_4_when_backprop_is_wrong(capsys, monkeypatch):
-    monkeypatch.setattr(activations.Sigmoid, "backward_into",
+    monkeypatch.setattr(activations.Sigmoid, "backward",
                         lambda self, z, a, grad, scratch: np.multiply(grad, a, out=grad))
     code, out, _ = run(capsys, "gradcheck", "xor-mlp")
     assert code == cli.EXIT_GRADIENTS_WRONG

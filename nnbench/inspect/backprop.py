@@ -89,7 +89,7 @@ def trace(net: Network, loss_name: str, x: np.ndarray, y: np.ndarray) -> Trace:
         x, y = x.reshape(1, -1), y.reshape(1, -1)
     a = x0 = work.featurize(x)
     for layer in work.layers:
-        a = layer.forward(a, keep=True)
+        a = layer.train_forward(a)  # keeps x, z and a for the backward pass
     n_layers = len(work.layers)
     last = work.layers[-1]
     fused = loss.fused_activation == last.activation.name
@@ -100,7 +100,8 @@ def trace(net: Network, loss_name: str, x: np.ndarray, y: np.ndarray) -> Trace:
     else:
         value = loss.value(a, y)
         grad_a = loss.grad(a, y)
-        delta = last.activation.backward(last.z, last.a, grad_a)
+        # The engine's backward works in place: hand it copies, keep the values to show.
+        delta = last.activation.backward(last.z, last.a, grad_a.copy(), np.empty_like(last.z))
     traces: list[LayerTrace] = []
     for i in range(n_layers - 1, -1, -1):
         layer, number = work.layers[i], i + 1
@@ -116,8 +117,8 @@ def trace(net: Network, loss_name: str, x: np.ndarray, y: np.ndarray) -> Trace:
         ))
         if i > 0:
             below = work.layers[i - 1]
-            grad_a = grad_x
-            delta = below.activation.backward(below.z, below.a, grad_a)
+            grad_a = grad_x.copy()  # a buffer the layer reuses
+            delta = below.activation.backward(below.z, below.a, grad_a.copy(), np.empty_like(below.z))
     return Trace(loss_name, float(value), loss_formula, x0.copy(), y.copy(), tuple(reversed(traces)))
 
 
