@@ -7,6 +7,9 @@
     nnbench predict FILE --input 1,0,0
     nnbench export FILE --to onnx|torch|numpy --out PATH
     nnbench bench                 time the engine against hand-written NumPy and PyTorch CPU
+    nnbench gradcheck FILE        backprop against finite differences, layer by layer [--plot PNG]
+    nnbench lr-find FILE          the learning-rate finder: loss against rising rates [--plot PNG]
+    nnbench curvature FILE        the Hessian's top eigenvalue and the stability limit 2/lambda
 
 Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code, never a traceback.
 """
@@ -32,7 +35,8 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
-COMMANDS = ("presets", "train", "predict", "export", "bench")
+COMMANDS = ("presets", "train", "predict", "export", "bench", "gradcheck", "lr-find", "curvature")
+EXIT_GRADIENTS_WRONG = 4  # gradcheck: backprop disagrees with the finite differences
 
 
 class UsageError(Exception):
@@ -99,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", default="1,2", help="BLAS thread counts to compare (default 1,2)")
     b.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    _inspect_parsers(sub)
     return p
 
 
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             return _open_window(None)
         commands = {"presets": _presets, "train": _train, "predict": _predict, "export": _export,
-                    "bench": _bench}
+                    "bench": _bench, **INSPECT_COMMANDS}
         return commands[args.command](args)
     except UsageError as e:
         return _fail(str(e), EXIT_USAGE)
@@ -602,3 +607,217 @@ def _bench(args: argparse.Namespace) -> int:
         raise UsageError("--threads needs counts >= 1")
     return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch,
                            with_memory=not args.no_memory) or 0)
+
+
+
+# ---- look inside the learning: gradcheck, lr-find, curvature -----------------------------------
+
+
+def _inspect_parsers(sub) -> None:
+    def common(q, rows_help: str) -> None:
+        q.add_argument("experiment", metavar="PRESET_OR_FILE")
+        q.add_argument("--train", type=_count, default=0, metavar="EPOCHS",
+                       help="train this many epochs first (default 0: the file's weights as they are)")
+        q.add_argument("--rows", type=_count, help=rows_help)
+        q.add_argument("--plot", metavar="PNG", help="write the plot to this PNG file")
+        q.add_argument("--json", action="store_true", help="print the numbers as JSON on the last line")
+        q.add_argument("--data-dir", metavar="DIR", help="read MNIST from DIR instead of the download cache")
+
+    g = sub.add_parser("gradcheck", help="check backprop against finite differences, layer by layer")
+    common(g, "training rows to check on (default: one batch of the experiment)")
+    g.add_argument("--per-layer", type=_count, metavar="N",
+                   help="check at most N weights per layer (default: all, or 40 for big networks)")
+    lf = sub.add_parser("lr-find", help="the learning-rate finder on a copy of the network")
+    common(lf, "training rows to draw batches from (default: enough for the steps)")
+    lf.add_argument("--min", type=float, default=1e-4, dest="lr_min", help="first rate (default 1e-4)")
+    lf.add_argument("--max", type=float, default=10.0, dest="lr_max", help="last rate (default 10)")
+    lf.add_argument("--steps", type=_count, default=100, help="batches, one rate each (default 100)")
+    c = sub.add_parser("curvature", help="top eigenvalue of the loss Hessian, stability limit 2/lambda")
+    common(c, "training rows for the Hessian (default: one batch of the experiment)")
+    c.add_argument("--iters", type=_count, default=100, help="power iterations at most (default 100)")
+    c.add_argument("--dense", action="store_true", help="also form the whole Hessian (small networks)")
+    c.add_argument("--every", type=_count, metavar="N",
+                   help="train the experiment's epochs (or --train) and measure every N epochs")
+
+
+def _inspect_bench(args: argparse.Namespace, out: TextIO, train: bool = True):
+    """The experiment as a bench, trained ``--train`` epochs first."""
+    from nnbench import commands as cmd
+    from nnbench.bench import Bench
+
+    _check_plot(args)
+    exp = resolve(args.experiment)
+    ns = argparse.Namespace(data_dir=args.data_dir, mnist_mirror=None)
+    exp = exp.replace(dataset=_mnist_source(exp.dataset, ns, out))
+    bench = Bench.from_experiment(exp)
+    if train and args.train:
+        with _blas_threads(1):
+            bench.apply(cmd.Step(args.train))
+            stopped = bench.run_until_stopped(timeout=3600)
+        if stopped and stopped[0].reason == "diverged":
+            from nnbench.errors import TrainingDiverged
+
+            raise TrainingDiverged(stopped[0].text, bench.epoch, 0)
+    return bench
+
+
+def _inspect_rows(bench, rows: int | None, default_cap: int = 256) -> int:
+    if rows:
+        return rows
+    bs = bench.config.batch_size
+    return min(bs if bs else len(bench.dataset.x_train), default_cap)
+
+
+def _described(bench) -> str:
+    return f"{bench.meta.name if bench.meta else bench.dataset.name}: {bench.net!r}, epoch {bench.epoch}"
+
+
+def _gradcheck(args: argparse.Namespace) -> int:
+    from nnbench.inspect import gradcheck, training_batch
+    from nnbench.inspect.figures import gradcheck_figure
+
+    out = sys.stdout
+    bench = _inspect_bench(args, out)
+    x, y = training_batch(bench.dataset, _inspect_rows(bench, args.rows))
+    n_params = bench.spec.n_params()
+    per_layer = args.per_layer if args.per_layer is not None else (0 if n_params <= 2000 else 40)
+    print(f"gradcheck {_described(bench)}, on {len(x)} row(s), float64, central differences "
+          f"h={gradcheck.H:g}", file=out, flush=True)
+    r = gradcheck.check(bench.net, bench.config.loss, x, y, per_layer=per_layer)
+    for layer in r.layers:
+        print(f"layer {layer.number}  {layer.checked:>6} of {layer.total:<6} weights  max relative error "
+              f"{layer.error:.2e}  {gradcheck.VERDICTS[layer.verdict]}", file=out)
+    print(f"verdict: {gradcheck.VERDICTS[r.verdict]} (max relative error {r.error:.2e})", file=out)
+    if args.plot:
+        _save_plot(args.plot, gradcheck_figure(r), out)
+    if args.json:
+        layers = [{"layer": la.number, "checked": la.checked, "total": la.total, "error": la.error,
+                   "verdict": la.verdict} for la in r.layers]
+        print(json.dumps({"verdict": r.verdict, "max_relative_error": r.error, "rows": r.rows, "h": r.h,
+                          "layers": layers}), file=out)
+    return EXIT_GRADIENTS_WRONG if r.verdict == "wrong" else 0
+
+
+def _lr_find(args: argparse.Namespace) -> int:
+    from nnbench.inspect import lr_finder, training_batch
+    from nnbench.inspect.figures import lr_figure
+
+    out = sys.stdout
+    if not (0 < args.lr_min < args.lr_max <= 1e4):
+        raise UsageError("--min and --max need 0 < min < max <= 10000")
+    bench = _inspect_bench(args, out)
+    bs = bench.config.batch_size or len(bench.dataset.x_train)
+    x, y = training_batch(bench.dataset, args.rows or bs * max(args.steps, 2))
+    print(f"lr-find {_described(bench)}, {bench.config.optimizer}, batches of {min(bs, len(x))} from "
+          f"{len(x)} row(s), rates {args.lr_min:g} to {args.lr_max:g} over {args.steps} batches (on a copy)",
+          file=out, flush=True)
+    with _blas_threads(1):
+        r = lr_finder.find(bench.net, bench.config, x, y, lr_min=args.lr_min, lr_max=args.lr_max,
+                           steps=args.steps)
+    step = max(1, len(r.lrs) // 10)
+    for lr, loss, sm in list(zip(r.lrs, r.losses, r.smoothed, strict=True))[::step]:
+        print(f"lr {lr:10.4g}  loss {loss:10.5g}  smoothed {sm:10.5g}", file=out)
+    print(f"stopped: {r.stopped} after {len(r.lrs)} batch(es), at lr {r.lrs[-1]:.4g}", file=out)
+    if math.isfinite(r.suggested):
+        print(f"suggested learning rate: {r.suggested:.4g} (steepest fall of the loss; the experiment uses "
+              f"{bench.config.lr:g})", file=out)
+        if r.stopped == "last rate":
+            print(f"note: the loss was still falling at the last rate: try a higher --max than "
+                  f"{args.lr_max:g}", file=out)
+    else:
+        print("no suggestion: the loss did not fall before it rose (try a lower --min)", file=out)
+    if args.plot:
+        _save_plot(args.plot, lr_figure(r, bench.config.lr), out)
+    if args.json:
+        suggested = r.suggested if math.isfinite(r.suggested) else None
+        print(json.dumps({"suggested": suggested, "stopped": r.stopped, "lrs": r.lrs.tolist(),
+                          "losses": r.losses.tolist(), "smoothed": r.smoothed.tolist()}), file=out)
+    return 0
+
+
+def _curvature(args: argparse.Namespace) -> int:
+    from nnbench import commands as cmd
+    from nnbench.inspect import curvature, training_batch
+    from nnbench.inspect.figures import curvature_figure, power_figure
+
+    out = sys.stdout
+    every = args.every
+    bench = _inspect_bench(args, out, train=not every)
+    x, y = training_batch(bench.dataset, _inspect_rows(bench, args.rows))
+    l2 = bench.config.reg_rate if bench.config.regularization == "l2" else 0.0
+
+    def measure():
+        f = curvature.LossFunction(bench.net, bench.config.loss, x, y, l2=l2)
+        with _blas_threads(1):
+            return f, curvature.top_eigenvalue(f, iters=max(args.iters, 1), tol=1e-6)
+
+    print(f"curvature {_described(bench)}, on {len(x)} row(s), float64, power iteration on Hessian-vector "
+          f"products (central differences of gradients)", file=out, flush=True)
+    if not every:
+        f, c = measure()
+        lr = bench.config.lr
+        print(f"lambda_max {c.lambda_max:.6g} after {c.iterations} iteration(s)"
+              + ("" if c.converged else " (not converged)"), file=out)
+        print(f"stability limit 2/lambda_max {c.stability_limit:.6g}; learning rate {lr:g} is "
+              + ("below it" if lr < c.stability_limit
+                 else "ABOVE it: plain gradient descent oscillates here"), file=out)
+        result = {"lambda_max": c.lambda_max, "stability_limit": c.stability_limit,
+                  "iterations": c.iterations, "converged": c.converged, "lr": lr}
+        if args.dense:
+            d = curvature.dense_top_eigenvalue(f)
+            rel = abs(d.lambda_max - c.lambda_max) / max(abs(d.lambda_max), 1e-300)
+            print(f"dense Hessian ({f.size} x {f.size}): lambda_max {d.lambda_max:.6g}, relative difference "
+                  f"{rel:.1e}", file=out)
+            result["dense_lambda_max"] = d.lambda_max
+        if args.plot:
+            _save_plot(args.plot, power_figure(c), out)
+    else:
+        epochs = args.train or bench.config.epochs
+        if not epochs:
+            raise UsageError("--every needs epochs to train: give --train N (the experiment sets no limit)")
+        rows: list[dict[str, float]] = []
+        while True:
+            _f, c = measure()
+            rows.append({"epoch": bench.epoch, "lambda_max": c.lambda_max,
+                         "stability_limit": c.stability_limit, "lr": bench.config.lr,
+                         "loss": float(bench.trainer.history.last("train_loss"))})
+            print(f"epoch {bench.epoch:>6}  lambda_max {c.lambda_max:10.5g}  2/lambda "
+                  f"{c.stability_limit:10.5g}  lr {bench.config.lr:g}", file=out, flush=True)
+            if bench.epoch >= epochs:
+                break
+            with _blas_threads(1):
+                bench.apply(cmd.Step(min(every, epochs - bench.epoch)))
+                stopped = bench.run_until_stopped(timeout=3600)
+            if stopped and stopped[0].reason == "diverged":
+                print(f"training diverged at epoch {bench.epoch}", file=out)
+                break
+        result = {"every": rows}
+        if args.plot:
+            _save_plot(args.plot, curvature_figure(rows), out)
+    if args.json:
+        print(json.dumps(result), file=out)
+    return 0
+
+
+def _check_plot(args: argparse.Namespace) -> None:
+    """Before any work: --plot draws with pyqtgraph, so Qt must be importable."""
+    if not getattr(args, "plot", None):
+        return
+    try:
+        import pyqtgraph  # noqa: F401
+        import PySide6.QtWidgets  # noqa: F401
+    except ImportError as e:
+        from nnbench.errors import NnbenchError
+
+        raise NnbenchError(f"--plot needs PySide6 and pyqtgraph ({e}); without --plot the numbers "
+                           "need neither") from None
+
+
+def _save_plot(path: str, figure, out: TextIO) -> None:
+    from nnbench.ui.plot_export import save_png
+
+    save_png(path, figure)
+    print(f"plot written to {path}", file=out)
+
+
+INSPECT_COMMANDS = {"gradcheck": _gradcheck, "lr-find": _lr_find, "curvature": _curvature}

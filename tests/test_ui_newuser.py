@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest
 
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
+from engine_helpers import engine_state
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def window(qtbot, errors):
     with qtbot.waitSignal(w.session.spec_changed, timeout=10_000):
         w.start_default()
     yield w
-    w.session.worker.pause()
+    w.session.pause()
     w.close()
     assert not w.session.thread.isRunning()
 
@@ -49,7 +50,7 @@ def click(widget) -> None:
 
 def step(qtbot, w: MainWindow, n: int = 1, timeout: int = 20_000) -> None:
     for _ in range(n):
-        epoch = w.session.worker.trainer.epoch
+        epoch = w.session.epoch
         click(w.toolbar.widgetForAction(w.step_action))
         qtbot.waitUntil(lambda e=epoch: w._epoch > e, timeout=timeout)  # the step's own frame came
         idle(qtbot, w)
@@ -341,7 +342,8 @@ def test_training_on_an_edited_table_keeps_the_presets_loss_and_bias(qtbot, wind
         lambda: s.config.loss == "sse" and s.spec.output.bias is False and not s.busy, timeout=10_000
     )
     assert len(s.dataset.x_train) == 5
-    assert s.worker.trainer.config.loss == "sse" and s.worker.trainer.net.spec.output.bias is False
+    state = engine_state(qtbot, s)
+    assert state.config.loss == "sse" and state.net.spec.output.bias is False
 
 
 # --- 16. "Ask the net" shows enough digits, and forgets an input for other data ---------------
@@ -369,7 +371,7 @@ def test_train_after_the_stop_epoch_continues_to_a_new_limit_and_says_so(qtbot, 
     qtbot.waitUntil(lambda: window.session.config.epochs == 6, timeout=10_000)
     qtbot.waitUntil(lambda: not window.session.running and window._epoch == 6, timeout=20_000)
     idle(qtbot, window)
-    assert window.session.worker.trainer.epoch == 6
+    assert engine_state(qtbot, window.session).epoch == 6
 
 
 # --- 18. Redo has the platform's keys, once -------------------------------------------------

@@ -65,7 +65,9 @@ def window(request, qtbot, errors):
     w.show()
     with qtbot.waitSignal(w.session.spec_changed, timeout=10_000):
         w.start_default()
-    qtbot.waitUntil(lambda: not w.session.busy, timeout=10_000)
+    # The first frame drawn, and the layout requests it and the new dataset posted handled.
+    qtbot.waitUntil(lambda: not w.session.busy and w.session.last_frame is not None, timeout=10_000)
+    qtbot.wait(50)
     yield w
     w.close()
 

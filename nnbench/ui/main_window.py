@@ -33,6 +33,7 @@ from nnbench.engine.training import TrainConfig
 from nnbench.errors import NnbenchError
 from nnbench.experiment import load_experiment
 from nnbench.ui import dialogs
+from nnbench.ui import inspect_window
 from nnbench.ui.dataset_panel import DatasetPanel
 from nnbench.ui.exporter import Exporter
 from nnbench.ui.network_panel import NetworkPanel
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
 
         self._build_toolbar()
         self._build_menus()
+        self.inspect = inspect_window.install(self)  # the Inspect menu and its window (issue 15)
         self.statusBar().showMessage("Ready")
 
         s = self.session
@@ -533,6 +535,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.dataset_panel.shutdown()
+        self.inspect.shutdown()
         self.session.shutdown()
         self.exporter.wait()
         super().closeEvent(event)
