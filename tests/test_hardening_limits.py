@@ -5,6 +5,7 @@ back as the model)."""
 from __future__ import annotations
 
 import pytest
+from engine_helpers import engine_net
 
 from nnbench.engine import LayerSpec, spec
 from nnbench.ui import network_panel, network_view
@@ -45,7 +46,7 @@ def test_a_wide_layer_keeps_its_neurons_when_its_activation_changes(qtbot, windo
         window.network_panel.activation_box(1).setCurrentText("relu")
     settle(qtbot, window)
     assert [(h.units, h.activation) for h in s.spec.hidden] == [(1000, "tanh"), (4, "relu")]
-    assert s.worker.trainer.net.spec == s.spec
+    assert engine_net(qtbot, s).spec == s.spec  # what the engine trains
     box = window.network_panel.neuron_box(0)
     assert box.maximum() == spec.MAX_UNITS and box.value() == 1000
 
