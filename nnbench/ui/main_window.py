@@ -52,6 +52,11 @@ def mnist_files_in(folder: Path) -> bool:
 MAX_RECENT = 8
 
 
+SPEED_CHOICES = ((0.0, "as fast as it can"), (1000.0, "1,000 batches/s"), (100.0, "100 batches/s"),
+                 (30.0, "30 batches/s (one a frame)"), (10.0, "10 batches/s"), (3.0, "3 batches/s"),
+                 (1.0, "1 batch/s"))
+
+
 class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
@@ -205,6 +210,16 @@ class MainWindow(QMainWindow):
             row.addWidget(QLabel(f" {label} "))
             row.addWidget(widget)
         settings.addWidget(self.reg_rate_box)
+        # How fast training runs: as fast as it can (the default) down to slow motion, one batch
+        # a frame and slower, so each update of the boundary can be watched.
+        self.speed_box = QComboBox()
+        for value, title in SPEED_CHOICES:
+            self.speed_box.addItem(title, value)
+        self.speed_box.setToolTip("Training speed: as fast as it can, or a number of batches (updates) a second")
+        self.speed_box.setAccessibleName("training speed")
+        settings.addSeparator()
+        settings.addWidget(QLabel(" Speed "))
+        settings.addWidget(self.speed_box)
         self.epoch_label = QLabel(" epoch 0 ")
         # A fixed width: a label that grows with its text relays out (and repaints) its
         # neighbours on every frame.
@@ -225,6 +240,8 @@ class MainWindow(QMainWindow):
         self.reg_box.currentIndexChanged.connect(
             lambda _: self.session.set_config(regularization=self.reg_box.currentData()))
         self.reg_rate_box.valueChanged.connect(lambda v: self.session.set_config(reg_rate=float(v)))
+        self.speed_box.currentIndexChanged.connect(
+            lambda _: self.session.set_speed(float(self.speed_box.currentData())))
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

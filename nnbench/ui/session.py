@@ -31,7 +31,6 @@ _KEEP: Any = object()  # "leave this part of the structure as it is"
 GRID_RES = 64  # the decision surface is evaluated on GRID_RES x GRID_RES points
 CURVE_RES = 256
 SHOW_ROWS = 64  # tables up to this many rows show every row's output
-SPEEDS = (0.0, 1000.0, 100.0, 30.0, 10.0, 3.0, 1.0)  # batches per second; 0 = as fast as it can
 
 
 @dataclass(frozen=True)
