@@ -21,7 +21,6 @@ from nnbench.sweep import (
     read_results,
     run_cell,
     run_sweep,
-    write_results,
 )
 
 
