@@ -86,7 +86,7 @@ def test_a_diverging_seed_is_frozen_at_its_best_and_the_others_go_on():
     exp = CASES["sine regression mse linear out, l1"].with_training(lr=40.0, regularization="none",
                                                                    reg_rate=0.0)
     stacked = stacked_trainer(exp, [0, 1])
-    stacked.lr = np.array([40.0, 0.01])[:, None]  # one copy overshoots, one does not
+    stacked.lr = np.array([40.0, 0.01])  # one copy overshoots, one does not
     stacked.run(5)
     assert not stacked.alive[0] and stacked.alive[1]
     assert stacked.diverged_at[0] >= 1

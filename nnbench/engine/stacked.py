@@ -25,6 +25,9 @@ from nnbench.errors import IncompatibleError, SpecError
 
 _EPS = 1e-12  # the clip the engine's losses use
 _EVAL_CHUNK = 4096  # rows per chunk when evaluating, as Trainer.evaluate
+# Parameters per block of an optimizer step: the block's arrays stay in cache (32 copies of a
+# 38k-weight net are 10 MB an array; whole-array Adam on them was 10x slower per weight).
+_UPDATE_BLOCK = 16384
 
 
 class _Layer:
@@ -128,7 +131,7 @@ class StackedTrainer:
         self.features = spec.features
         self.loss = config.loss
         self.fused = {"bce": "sigmoid", "cross_entropy": "softmax"}.get(config.loss) == spec.output.activation
-        self.lr = config.lr
+        self.lr: float | np.ndarray = config.lr  # or one rate per copy, shape (K,)
         self.rngs = [np.random.default_rng(s) for s in train_seeds]
         if classification is None:
             classification = config.loss in ("bce", "cross_entropy")
@@ -152,6 +155,7 @@ class StackedTrainer:
         # optimizer state, flat like the parameters
         self._m = np.zeros_like(self.params)
         self._v = np.zeros_like(self.params)
+        self._scratch = np.empty_like(self.params)
         self.t = 0
         self.epoch = 0
         self.step_count = 0
@@ -256,24 +260,35 @@ class StackedTrainer:
                 layer.dW += rate * np.sign(layer.W)
 
     def _update(self) -> None:
-        """The engine's optimizer step, on all copies' flat parameters at once."""
-        p, g, name = self.params, self.grads, self.config.optimizer
+        """The engine's optimizer step, on all copies' flat parameters, a cache-sized block of
+        copies at a time (elementwise, so the blocks change nothing but the speed)."""
+        rows = max(1, _UPDATE_BLOCK // max(self.params.shape[1], 1))
+        if self.config.optimizer == "adam":
+            self.t += 1
+        for k in range(0, self.K, rows):
+            block = slice(k, k + rows)
+            lr = self.lr[block, None] if isinstance(self.lr, np.ndarray) else self.lr
+            self._update_block(lr, self.params[block], self.grads[block], self._m[block], self._v[block],
+                               self._scratch[block])
+
+    def _update_block(self, lr, p, g, m, v, s) -> None:
+        name = self.config.optimizer
         if name == "sgd":  # p -= lr g
-            p -= np.multiply(g, self.lr)
+            np.multiply(g, lr, out=s)
+            p -= s
         elif name == "momentum":  # v = mu v - lr g; p += v
-            v = self._v
             v *= self.config.momentum
-            v -= np.multiply(g, self.lr)
+            np.multiply(g, lr, out=s)
+            v -= s
             p += v
         else:  # Adam, with the bias corrections folded into the step size
-            self.t += 1
             b1, b2, eps = 0.9, 0.999, 1e-8
-            step = self.lr * np.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
-            m, v = self._m, self._v
+            step = lr * np.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
             m *= b1
-            m += np.multiply(g, 1.0 - b1)
+            np.multiply(g, 1.0 - b1, out=s)
+            m += s
             v *= b2
-            s = np.multiply(g, g)
+            np.multiply(g, g, out=s)
             s *= 1.0 - b2
             v += s
             np.sqrt(v, out=s)
