@@ -84,16 +84,17 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
     p.add_argument("--no-dask", action="store_true")
+    p.add_argument("--only", choices=("seeds", "pool", "dask"), help="run one part")
     args = p.parse_args()
     rounds = 1 if args.quick else args.rounds
     print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "-", load(), flush=True)
     k = 32
     with threadpool_limits(limits=1, user_api="blas"):
-        for dtype in ("float64", "float32"):
+        for dtype in ("float64", "float32") if args.only in (None, "seeds") else ():
             e = xor(dtype, 20 if args.quick else 200)
             paired(f"XOR 2-8-1, K={k}, {e.training.epochs} epochs, {dtype}", "vectorised",
                    lambda e=e: vectorised(e, k), "sequential", lambda e=e: sequential(e, k), rounds)
-        for dtype in ("float64", "float32"):
+        for dtype in ("float64", "float32") if args.only in (None, "seeds") else ():
             e = spiral(dtype, 1 if args.quick else 3)
             paired(f"spiral 2-10x64-1 batch 10 Adam, K={k}, {e.training.epochs} epochs, {dtype}",
                    "vectorised", lambda e=e: vectorised(e, k), "sequential", lambda e=e: sequential(e, k),
@@ -109,10 +110,11 @@ def main() -> int:
         assert len(rows) == 90
         return time.perf_counter() - start
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        paired("3x3 grid x 10 seeds, XOR 2-8-1, 300 epochs", "local pool", lambda: timed(LocalExecutor()),
-               "serial", lambda: timed(SerialExecutor()), rounds)
-    if not args.no_dask:
+    if args.only in (None, "pool"):
+        with threadpool_limits(limits=1, user_api="blas"):
+            paired("3x3 grid x 10 seeds, XOR 2-8-1, 300 epochs", "local pool",
+                   lambda: timed(LocalExecutor()), "serial", lambda: timed(SerialExecutor()), rounds)
+    if not args.no_dask and args.only in (None, "dask"):
         try:
             import distributed
         except ImportError:

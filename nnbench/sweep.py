@@ -465,21 +465,33 @@ def _pool_init() -> None:
 
 
 class LocalExecutor:
-    """A pool of spawned processes on this machine, one per core by default."""
+    """A pool of processes on this machine, one per core by default.
+
+    Workers are forked when this process runs a single thread (the CLI: a worker is ready in
+    milliseconds) and spawned otherwise (the window: forking a process that runs Qt threads is
+    not safe; a spawned worker imports numpy and nnbench first, a second or more).
+    """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, start_method: str | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.start_method = start_method
 
-    def results(self, tasks: list[dict[str, Any]], cancelled: Cancel) -> Iterator[dict[str, Any]]:
+    def _context(self):
         import multiprocessing
 
+        method = self.start_method
+        if method is None:
+            single = threading.active_count() == 1
+            method = "fork" if single and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        return multiprocessing.get_context(method)
+
+    def results(self, tasks: list[dict[str, Any]], cancelled: Cancel) -> Iterator[dict[str, Any]]:
         if not tasks:
             return
         done: queue.Queue = queue.Queue()
-        ctx = multiprocessing.get_context("spawn")
-        pool = ctx.Pool(min(self.workers, len(tasks)), initializer=_pool_init)
+        pool = self._context().Pool(min(self.workers, len(tasks)), initializer=_pool_init)
         try:
             for task in tasks:
                 pool.apply_async(run_cell, (task,), callback=lambda r: done.put((True, r)),
