@@ -42,7 +42,7 @@ def shoot(dialog, out: Path) -> None:
     g = dialog.frameGeometry()
     subprocess.run(["import", "-window", "root", "-crop", f"{g.width()}x{g.height()}+{g.x()}+{g.y()}",
                     "+repage", str(out)], check=True)
-    print(f"{out}: {dialog.windowTitle()}")
+    print(f"{out}: {dialog.windowTitle()}")  # noqa: T201 - a script reporting what it saved
 
 
 def main(folder: str) -> None:
@@ -70,7 +70,7 @@ def main(folder: str) -> None:
     wait(app, lambda: seeds.result is not None and not seeds.running)
     settle(app)
     shoot(seeds, out / "screenshot-seeds.png")
-    print("  " + seeds.summary.text())
+    print("  " + seeds.summary.text())  # noqa: T201 - a script reporting what it saved
     seeds.close()
 
     sweep = window.open_sweep()
@@ -84,7 +84,7 @@ def main(folder: str) -> None:
     wait(app, lambda: sweep.status.text().startswith(("Done", "The sweep stopped")), timeout=900)
     settle(app)
     shoot(sweep, out / "screenshot-sweep.png")
-    print("  " + sweep.status.text())
+    print("  " + sweep.status.text())  # noqa: T201 - a script reporting what it saved
     sweep.close()
     window.close()
 

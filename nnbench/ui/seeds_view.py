@@ -198,9 +198,11 @@ class SeedsDialog(QDialog):
             plot.setLabel("bottom", "epoch")
             plot.addLegend(offset=(-10, 10))
             for key, color in zip(keys, ((31, 119, 180), (255, 127, 14)), strict=True):
-                lo = pg.PlotDataItem(pen=None)
-                hi = pg.PlotDataItem(pen=None)
-                band = pg.FillBetweenItem(lo, hi, brush=(*color, 60))
+                # the band's edges are drawn (faintly): FillBetweenItem fills between drawn curves,
+                # and a PlotDataItem follows the plot's log scale where a bare curve would not
+                lo = pg.PlotDataItem(pen=pg.mkPen((*color, 90)))
+                hi = pg.PlotDataItem(pen=pg.mkPen((*color, 90)))
+                band = pg.FillBetweenItem(lo, hi, brush=(*color, 50))
                 median = plot.plot(pen=pg.mkPen(color, width=2), name=key.replace("_", " "))
                 plot.addItem(lo)
                 plot.addItem(hi)

@@ -267,6 +267,9 @@ class SweepDialog(QDialog):
         cells: dict[tuple, list[dict[str, Any]]] = {}
         for r in self.rows:
             cells.setdefault(tuple(sw.value_text(r[k]) for k in keys), []).append(r)
+        order = [tuple(sw.value_text(c[k]) for k in keys) for c in self.sweep.cells]  # the grid's order
+        cells = {key: cells[key] for key in sorted(cells, key=lambda key: order.index(key)
+                                                   if key in order else len(order))}
         self.table.setColumnCount(len(keys) + 3)
         self.table.setHorizontalHeaderLabels([*keys, "seeds", f"median {metric}", "reached"])
         self.table.setRowCount(len(cells))
@@ -276,6 +279,7 @@ class SweepDialog(QDialog):
             reached = sum(r.get("epochs_to_target") is not None for r in rows)
             for j, text in enumerate([*values, str(len(rows)), med, f"{reached}/{len(rows)}"]):
                 self.table.setItem(i, j, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
         if keys:
             values, xs, ys, xname, yname = sw.heatmap(self.sweep, self.rows, metric)
             self.heatmap.show_values(values, xs, ys, xname, yname, f"median {metric}")
