@@ -10,6 +10,7 @@ after, because this machine is shared.
 
 1. K = 32 seeds of XOR 2-8-1 (200 points, full batch, tanh/sigmoid, bce): one StackedTrainer
    against 32 separate ``Experiment.build`` + ``Trainer.run`` (float64, and float32 too).
+   Also the 4-row XOR table (3-8-1), where a step is nearly all Python overhead.
 2. 32 seeds of the spiral 2-10x64-1 (batch 10, Adam, tanh), the same way.
 3. A 3x3 grid (lr x hidden) x 10 seeds of XOR: the local process pool (one worker per core,
    started inside the timing) against the cells one after another in this process.
@@ -35,6 +36,13 @@ def xor(dtype: str = "float64", epochs: int = 200) -> Experiment:
     spec = NetworkSpec(2, (LayerSpec(8, "tanh"), LayerSpec(1, "sigmoid")), dtype=dtype)
     source = {"kind": "generator", "name": "xor", "n": 200, "noise": 0.0, "test_fraction": 0.0, "seed": 0}
     return Experiment("xor-2-8-1", "", "", source, spec, TrainConfig(loss="bce", lr=0.1, epochs=epochs))
+
+
+def xor_table(dtype: str = "float64", epochs: int = 1000) -> Experiment:
+    """The 4-row XOR table (with its bias column), 3-8-1: a step is almost all Python overhead."""
+    spec = NetworkSpec(3, (LayerSpec(8, "tanh"), LayerSpec(1, "sigmoid")), dtype=dtype)
+    return Experiment("xor-table-3-8-1", "", "", {"kind": "table", "name": "xor3"}, spec,
+                      TrainConfig(loss="bce", lr=0.5, epochs=epochs))
 
 
 def spiral(dtype: str = "float64", epochs: int = 3) -> Experiment:
@@ -93,6 +101,10 @@ def main() -> int:
         for dtype in ("float64", "float32") if args.only in (None, "seeds") else ():
             e = xor(dtype, 20 if args.quick else 200)
             paired(f"XOR 2-8-1, K={k}, {e.training.epochs} epochs, {dtype}", "vectorised",
+                   lambda e=e: vectorised(e, k), "sequential", lambda e=e: sequential(e, k), rounds)
+        if args.only in (None, "seeds"):
+            e = xor_table("float64", 100 if args.quick else 1000)
+            paired(f"XOR table 3-8-1 (4 rows), K={k}, {e.training.epochs} epochs, float64", "vectorised",
                    lambda e=e: vectorised(e, k), "sequential", lambda e=e: sequential(e, k), rounds)
         for dtype in ("float64", "float32") if args.only in (None, "seeds") else ():
             e = spiral(dtype, 1 if args.quick else 3)
