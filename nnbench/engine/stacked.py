@@ -25,9 +25,6 @@ from nnbench.errors import IncompatibleError, SpecError
 
 _EPS = 1e-12  # the clip the engine's losses use
 _EVAL_CHUNK = 4096  # rows per chunk when evaluating, as Trainer.evaluate
-# Parameters per block of an optimizer step: the block's arrays stay in cache (32 copies of a
-# 38k-weight net are 10 MB an array; whole-array Adam on them was 10x slower per weight).
-_UPDATE_BLOCK = 16384
 
 
 class _Layer:
@@ -260,30 +257,23 @@ class StackedTrainer:
                 layer.dW += rate * np.sign(layer.W)
 
     def _update(self) -> None:
-        """The engine's optimizer step, on all copies' flat parameters, a cache-sized block of
-        copies at a time (elementwise, so the blocks change nothing but the speed)."""
-        rows = max(1, _UPDATE_BLOCK // max(self.params.shape[1], 1))
-        if self.config.optimizer == "adam":
-            self.t += 1
-        for k in range(0, self.K, rows):
-            block = slice(k, k + rows)
-            lr = self.lr[block, None] if isinstance(self.lr, np.ndarray) else self.lr
-            self._update_block(lr, self.params[block], self.grads[block], self._m[block], self._v[block],
-                               self._scratch[block])
-
-    def _update_block(self, lr, p, g, m, v, s) -> None:
-        name = self.config.optimizer
+        """The engine's optimizer step (its flat path, in the same order), on all copies at once."""
+        p, g, s, name = self.params, self.grads, self._scratch, self.config.optimizer
+        lr = self.lr[:, None] if isinstance(self.lr, np.ndarray) else self.lr
         if name == "sgd":  # p -= lr g
             np.multiply(g, lr, out=s)
             p -= s
         elif name == "momentum":  # v = mu v - lr g; p += v
+            v = self._v
             v *= self.config.momentum
             np.multiply(g, lr, out=s)
             v -= s
             p += v
         else:  # Adam, with the bias corrections folded into the step size
+            self.t += 1
             b1, b2, eps = 0.9, 0.999, 1e-8
             step = lr * np.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
+            m, v = self._m, self._v
             m *= b1
             np.multiply(g, 1.0 - b1, out=s)
             m += s
