@@ -459,11 +459,6 @@ class SerialExecutor:
             yield run_cell(task)
 
 
-def _pool_init() -> None:
-    # A worker is one of several on the machine: one BLAS thread each.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-
 class LocalExecutor:
     """A pool of processes on this machine, one per core by default.
 
@@ -491,7 +486,7 @@ class LocalExecutor:
         if not tasks:
             return
         done: queue.Queue = queue.Queue()
-        pool = self._context().Pool(min(self.workers, len(tasks)), initializer=_pool_init)
+        pool = self._context().Pool(min(self.workers, len(tasks)))
         try:
             for task in tasks:
                 pool.apply_async(run_cell, (task,), callback=lambda r: done.put((True, r)),

@@ -93,3 +93,13 @@ def test_a_diverging_seed_is_frozen_at_its_best_and_the_others_go_on():
     assert np.all(np.isfinite(stacked.params[0]))
     loss = stacked.history["train_loss"]
     assert np.isnan(loss[0, -1]) and np.all(np.isfinite(loss[1]))
+
+
+def test_too_many_copies_for_memory_are_refused_before_allocating():
+    from nnbench.engine.stacked import StackedTrainer
+    from nnbench.errors import SpecError
+
+    spec = NetworkSpec(784, (LayerSpec(4096, "relu"), LayerSpec(10, "softmax")))
+    x, y = np.zeros((60000, 784), np.uint8), np.zeros((60000, 10))
+    with pytest.raises(SpecError, match="256 copies of this network .* GiB"):
+        StackedTrainer(spec, TrainConfig(loss="cross_entropy"), range(256), x, y)

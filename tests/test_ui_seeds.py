@@ -116,3 +116,20 @@ def test_sweep_dialog_bad_grid_is_one_line_and_cancel_keeps_what_finished(qtbot)
     qtbot.waitUntil(lambda: not dialog.running, timeout=30_000)
     assert dialog.status.text().startswith("Cancelled")
     assert 1 <= dialog.table.rowCount() < 8
+
+
+def test_seeds_on_a_fitted_curve_show_each_seeds_curve(qtbot):
+    window = open_window(qtbot)
+    s = window.session
+    with qtbot.waitSignal(s.dataset_changed, timeout=10_000):
+        window.open_example("regression-curve")
+    qtbot.waitUntil(lambda: not s.busy, timeout=10_000)
+    view = window.open_seeds()
+    view.k_spin.setValue(3)
+    view.epochs_spin.setValue(5)
+    click(view.run_button)
+    qtbot.waitUntil(lambda: view.result is not None and not view.running, timeout=30_000)
+    r = view.result
+    assert r.pictures.ndim == 2 and r.pictures.shape[0] == 3 and len(view.boxes) == 3
+    assert "3 seeds trained in 5 epochs (no target" in view.summary.text()
+    window.close()

@@ -27,6 +27,23 @@ _EPS = 1e-12  # the clip the engine's losses use
 _EVAL_CHUNK = 4096  # rows per chunk when evaluating, as Trainer.evaluate
 
 
+MAX_BYTES = 2 << 30  # what the stacked arrays of one run may take at most
+
+
+def _check_memory(spec: NetworkSpec, K: int, n_train: int, batch_size: int, n_test: int) -> None:
+    """SpecError before anything is allocated when K copies would need more than MAX_BYTES:
+    parameters, gradients and optimizer state (5 x K x P) and, per layer, a batch's z, a and
+    the gradients flowing back (about 4 x K x rows x units, rows = the larger of a batch and an
+    evaluation chunk)."""
+    itemsize = np.dtype(spec.dtype).itemsize
+    rows = max(n_train if batch_size in (0, None) else min(batch_size, n_train), min(n_test, _EVAL_CHUNK))
+    units = sum(spec.sizes)
+    need = itemsize * K * (5 * spec.n_params() + 4 * rows * units)
+    if need > MAX_BYTES:
+        raise SpecError(f"{K} copies of this network on these batches would need about {need / 2**30:.1f} "
+                        f"GiB (at most {MAX_BYTES / 2**30:.0f}); use fewer seeds or smaller batches")
+
+
 class _Layer:
     """One dense layer of K stacked copies; ``W``, ``b`` and their gradients are views of the
     trainer's flat ``(K, P)`` arrays."""
@@ -104,6 +121,7 @@ class StackedTrainer:
             raise SpecError("give one or more seeds, as many training seeds as network seeds")
         self.spec, self.config = spec, config
         self.K = K = len(net_seeds)
+        _check_memory(spec, K, len(x_train), config.batch_size, 0 if x_test is None else len(x_test))
         self.net_seeds, self.train_seeds = tuple(net_seeds), tuple(train_seeds)
         self.dtype = np.dtype(spec.dtype)
         nets = [Network(spec, np.random.default_rng(s)) for s in net_seeds]
