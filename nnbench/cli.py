@@ -487,6 +487,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     exp = resolve(args.experiment)
     grid = sw.parse_grid(args.grid)
+    if args.heatmap and not grid:
+        raise UsageError("--heatmap needs at least one --grid setting")
     if not 1 <= args.seeds <= sw.MAX_SEEDS:
         raise UsageError(f"--seeds {args.seeds}: give 1 to {sw.MAX_SEEDS}")
     epochs = exp.training.epochs if args.epochs is None else args.epochs
@@ -529,7 +531,13 @@ def _sweep(args: argparse.Namespace) -> int:
         line += f"; {hit} of {total} reached {target}"
     print(line + (f"; results in {args.out}" if args.out else ""))
     if args.heatmap:
-        from nnbench.ui.sweep_dialog import save_heatmap
+        try:
+            from nnbench.ui.sweep_dialog import save_heatmap
+        except ImportError as e:
+            from nnbench.errors import NnbenchError
+
+            raise NnbenchError(f"the heatmap is drawn with Qt, which cannot be loaded here ({e}); "
+                               f"the results are saved{' in ' + args.out if args.out else ''}") from None
 
         values, xs, ys, xname, yname = sw.heatmap(sweep, rows, metric)
         save_heatmap(args.heatmap, values, xs, ys, xname, yname, f"{exp.name}: median {metric}")

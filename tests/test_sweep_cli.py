@@ -29,9 +29,29 @@ def test_sweep_writes_the_table_and_the_heatmap_and_a_rerun_skips(tmp_path, caps
     (["--grid", "hidden"], "--grid 'hidden': write NAME=V1,V2"),
     (["--executor", "cloud"], "--executor 'cloud': give local, serial or dask://HOST:PORT"),
     (["--target", "acc>0.5"], "--target 'acc>0.5': write METRIC>=VALUE"),
+    (["--heatmap", "m.png"], "--heatmap needs at least one --grid setting"),
 ])
 def test_bad_sweep_arguments_are_one_line(capsys, extra, message):
     args = ["sweep", "circle-features", "--seeds", "2", "--epochs", "1", *extra]
     assert main(args) != 0
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_stacked_seeds_sweeps_and_the_cli_run_with_qt_blocked(tmp_path):
+    from test_boundaries import run_without_qt
+
+    r = run_without_qt(
+        "from nnbench.cli import main\n"
+        f"rc = main(['sweep', 'circle-features', '--grid', 'lr=0.1,0.3', '--seeds', '2', '--epochs', '2', "
+        f"'--executor', 'serial', '--out', {str(tmp_path / 'r.json')!r}])\n"
+        "assert rc == 0\n"
+        f"rc = main(['sweep', 'circle-features', '--grid', 'lr=0.1', '--seeds', '2', '--epochs', '1', "
+        f"'--executor', 'serial', '--heatmap', {str(tmp_path / 'm.png')!r}])\n"
+        "assert rc == 1\n"
+        "assert not any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules)\n"
+        "print('ok')\n"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith("ok")
+    assert "nnbench: error: the heatmap is drawn with Qt, which cannot be loaded here" in r.stderr
