@@ -495,11 +495,11 @@ def _sweep(args: argparse.Namespace) -> int:
     ds = exp.make_dataset()
     has_test = not (ds.x_test.shape == ds.x_train.shape and np.array_equal(ds.x_test, ds.x_train)) \
         and len(ds.x_test) > 0
-    target = sw.parse_target(args.target) if args.target else sw.default_target(exp, has_test)
+    classify = ds.task == "classification"
+    target = sw.parse_target(args.target) if args.target else sw.default_target(exp, has_test, classify)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     sweep = sw.Sweep(exp, grid, tuple(seeds), epochs, target)
     executor = sw.executor_for(args.executor, args.workers)
-    classify = ds.task == "classification"
     metric = args.metric or (("final_test_acc" if has_test else "final_train_acc") if classify
                              else ("final_test_loss" if has_test else "final_train_loss"))
     if metric not in sweep.columns():

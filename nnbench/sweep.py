@@ -206,13 +206,16 @@ def parse_target(text: str) -> Target:
     return Target(m.group(1), m.group(2), value)
 
 
-def default_target(exp: Experiment, has_test: bool) -> Target | None:
-    """The preset's ``expect`` when it names an accuracy, else 95 % accuracy for classification."""
+def default_target(exp: Experiment, has_test: bool, classification: bool | None = None) -> Target | None:
+    """The preset's ``expect`` when it names an accuracy, else 95 % accuracy for classification
+    (``classification`` None: judged from the loss)."""
     expect = exp.expect
     for key, metric in (("test_acc_min", "test_acc"), ("train_acc_min", "train_acc")):
         if isinstance(expect.get(key), (int, float)) and (metric == "train_acc" or has_test):
             return Target(metric, ">=", float(expect[key]))
-    if exp.training.loss in ("bce", "cross_entropy"):
+    if classification is None:
+        classification = exp.training.loss in ("bce", "cross_entropy")
+    if classification:
         return Target("test_acc" if has_test else "train_acc", ">=", 0.95)
     return None
 
@@ -236,6 +239,9 @@ def stacked_trainer(exp: Experiment, seeds: Sequence[int], dataset: data.Dataset
 def seed_rows(trainer: StackedTrainer, target: Target | None) -> list[dict[str, Any]]:
     """Per seed: final and best losses and accuracies, epochs to the target, divergence."""
     h = trainer.history
+    goal = target.metric if target is not None else None
+    if goal is not None and goal.startswith("test_") and trainer.x_test is None:
+        goal = "train_" + goal[5:]  # a tiny table tests on its training rows
     rows = []
     for k, seed in enumerate(trainer.net_seeds):
         row: dict[str, Any] = {"seed": seed}
@@ -246,8 +252,8 @@ def seed_rows(trainer: StackedTrainer, target: Target | None) -> list[dict[str, 
             best = (finite.min() if "loss" in metric else finite.max()) if len(finite) else None
             row[f"best_{metric}"] = None if best is None else float(best)
         reached = None
-        if target is not None and h[target.metric].shape[1]:
-            hits = np.flatnonzero(target.met(h[target.metric][k]))
+        if target is not None and h[goal].shape[1]:
+            hits = np.flatnonzero(target.met(h[goal][k]))
             reached = int(h["epoch"][k][hits[0]]) if len(hits) else None
         row["epochs_to_target"] = reached
         row["diverged"] = bool(trainer.diverged_at[k] >= 0)

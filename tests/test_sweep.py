@@ -204,3 +204,12 @@ def test_a_dask_worker_killed_mid_sweep_has_its_cells_rerun(cluster, tmp_path):
     assert len(read_results(tmp_path / "r.csv")) == 18
     rerun = [int(key.split("-")[2]) for key in killed["keys"]]
     assert rerun and all(came_from[cell] != killed["pid"] for cell in rerun)  # run again elsewhere
+
+
+def test_a_test_target_on_a_tiny_table_is_judged_on_its_training_rows():
+    from nnbench import presets
+
+    exp = presets.load_preset("xor-mlp")  # the 4-row table: it tests on its training rows
+    rows = run_sweep(Sweep(exp, {}, (6,), 1500, parse_target("test_acc>=1.0")), SerialExecutor())
+    assert rows[0]["final_test_acc"] is None and rows[0]["final_train_acc"] == 1.0
+    assert 1 <= rows[0]["epochs_to_target"] <= 1500

@@ -252,7 +252,8 @@ class SeedsDialog(QDialog):
             text = self.target_edit.text().strip()
             same = ds.x_test.shape == ds.x_train.shape and np.array_equal(ds.x_test, ds.x_train)
             has_test = not same and len(ds.x_test) > 0
-            target = sw.parse_target(text) if text else sw.default_target(exp, has_test)
+            target = sw.parse_target(text) if text else \
+                sw.default_target(exp, has_test, ds.task == "classification")
         except NnbenchError as e:
             self.summary.setText(str(e).replace("--target ", "target "))
             return
