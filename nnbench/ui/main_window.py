@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self.inspect = inspect_window.install(self)  # the Inspect menu and its window (issue 15)
+        self._build_seed_menu()
         self.statusBar().showMessage("Ready")
 
         s = self.session
@@ -277,6 +278,35 @@ class MainWindow(QMainWindow):
         self.exporter.finished.connect(self._on_message)
         self.exporter.failed.connect(self._on_error)
         quit_action.triggered.connect(self.close)
+
+    # --- Seeds x K and Sweep (nnbench/ui/seeds_view.py, nnbench/ui/sweep_dialog.py) -------------
+    def _build_seed_menu(self) -> None:
+        train_menu = self.menuBar().addMenu("&Train")
+        self.seeds_action = train_menu.addAction("Seeds × K…")
+        self.seeds_action.setToolTip("Train the current experiment from K seeds at once")
+        self.sweep_action = train_menu.addAction("Sweep…")
+        self.sweep_action.setToolTip("Every cell of a grid of settings, times every seed")
+        self.seeds_action.triggered.connect(self.open_seeds)
+        self.sweep_action.triggered.connect(self.open_sweep)
+        self.seeds_dialog = None
+        self.sweep_dialog = None
+
+    def open_seeds(self):
+        from nnbench.ui.seeds_view import SeedsDialog
+
+        if self.seeds_dialog is None:
+            self.seeds_dialog = SeedsDialog(self.session, self)
+        self.seeds_dialog.show()
+        return self.seeds_dialog
+
+    def open_sweep(self):
+        from nnbench.ui.seeds_view import experiment_of
+        from nnbench.ui.sweep_dialog import SweepDialog
+
+        if self.sweep_dialog is None:
+            self.sweep_dialog = SweepDialog(lambda: experiment_of(self.session), self)
+        self.sweep_dialog.show()
+        return self.sweep_dialog
 
     # --- slots ------------------------------------------------------------------------------
     @Slot(object)
@@ -551,6 +581,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._shut_down = True
+        for dialog in (self.seeds_dialog, self.sweep_dialog):  # their runs stop first
+            if dialog is not None:
+                dialog.close()
         self.dataset_panel.shutdown()
         self.inspect.shutdown()
         self.session.shutdown()
