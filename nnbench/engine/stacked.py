@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from nnbench.engine import activations
+from nnbench.engine import activations, optimizers
 from nnbench.engine.network import Network
 from nnbench.engine.spec import NetworkSpec
 from nnbench.engine.training import EXPLODED, HISTORY_KEYS, TrainConfig
@@ -78,7 +78,7 @@ class _Layer:
             grad_a *= self.a
             grad_z = grad_a
         else:
-            grad_z = self.act.backward_into(self.z, self.a, grad_a, np.empty_like(grad_a))
+            grad_z = self.act.backward(self.z, self.a, grad_a, np.empty_like(grad_a))
         return self.backward_z(grad_z, need_input_grad)
 
     def backward_z(self, grad_z: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
@@ -281,16 +281,18 @@ class StackedTrainer:
         if name == "sgd":  # p -= lr g
             np.multiply(g, lr, out=s)
             p -= s
-        elif name == "momentum":  # v = mu v - lr g; p += v
+        elif name == "momentum":  # v = mu v + g; p -= lr v  (torch.optim.SGD with momentum)
             v = self._v
             v *= self.config.momentum
-            np.multiply(g, lr, out=s)
-            v -= s
-            p += v
-        else:  # Adam, with the bias corrections folded into the step size
+            v += g
+            np.multiply(v, lr, out=s)
+            p -= s
+        else:  # Adam as torch.optim.Adam, the bias corrections folded in as the engine does
             self.t += 1
+            t = self.t
             b1, b2, eps = 0.9, 0.999, 1e-8
-            step = lr * np.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
+            c = lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+            inv_c, e = 1.0 / c, eps * (1.0 - b1**t) / lr
             m, v = self._m, self._v
             m *= b1
             np.multiply(g, 1.0 - b1, out=s)
@@ -300,10 +302,15 @@ class StackedTrainer:
             s *= 1.0 - b2
             v += s
             np.sqrt(v, out=s)
-            s += eps
+            s *= inv_c
+            s += e
             np.divide(m, s, out=s)
-            s *= step
             p -= s
+            if m.dtype == np.float32 and t % optimizers.FLUSH_EVERY == 0:
+                tiny = float(np.finfo(np.float32).tiny) / min(b1, b2) ** optimizers.FLUSH_EVERY
+                for arr in (m, v):
+                    np.abs(arr, out=s)
+                    np.copyto(arr, 0.0, where=s < tiny)
 
     # ---- epochs ----------------------------------------------------------------------------
 
@@ -343,12 +350,12 @@ class StackedTrainer:
                     dead = ~self.alive
                     self.params[dead] = self._best[dead]
                 self.step_count += 1
-                total += value * xb.shape[-2]
+                total += value if self.loss == "sse" else value * xb.shape[-2]
                 if lb is not None:
                     out = self.layers[-1].a
                     pred = out[..., 0] > 0.5 if out.shape[-1] == 1 else np.argmax(out, axis=-1)
                     correct += np.count_nonzero(pred == lb, axis=-1)
-        self._end_epoch(total / n, correct / n)
+        self._end_epoch(total if self.loss == "sse" else total / n, correct / n)
 
     def _diverge(self, bad: np.ndarray) -> None:
         self.alive &= ~bad
@@ -370,7 +377,10 @@ class StackedTrainer:
         if self.x_test is not None:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
                 res = self.evaluate(self.x_test, self.y_test)
-            row["test_loss"] = np.where(alive, res["loss"], np.nan)
+            test_loss = res["loss"]
+            if self.loss == "sse":  # on the training set's scale, as Trainer does
+                test_loss = test_loss * (len(self.x) / len(self.x_test))
+            row["test_loss"] = np.where(alive, test_loss, np.nan)
             if self.classification:
                 row["test_acc"] = np.where(alive, res["acc"], np.nan)
         for key in HISTORY_KEYS:
@@ -388,9 +398,10 @@ class StackedTrainer:
         total = np.zeros(self.K)
         correct = np.zeros(self.K)
         sse = self.loss == "sse"
-        for i in range(0, len(x), _EVAL_CHUNK):
-            xb = self._featurize(x[i : i + _EVAL_CHUNK])
-            yb = y[i : i + _EVAL_CHUNK].astype(self.dtype, copy=False)
+        chunk = min(max(self.batch_size, 64), _EVAL_CHUNK)  # Trainer.evaluate's chunks
+        for i in range(0, len(x), chunk):
+            xb = self._featurize(x[i : i + chunk])
+            yb = y[i : i + chunk].astype(self.dtype, copy=False)
             a = xb
             for layer in self.layers:
                 a = layer.forward(a)
