@@ -296,12 +296,17 @@ class EngineWorker(QObject):
         self._frame_waiting = False
         if f is None:
             return
+        t0 = time.perf_counter()
         frame = self._view_frame(f)
         if frame is None:
             return
         self._latest = frame
         self._pending = True
-        self._next_frame_at = time.perf_counter() + max(MIN_FRAME_INTERVAL, 1.5 * self.gui_cost)
+        eval_cost = time.perf_counter() - t0
+        # Drawing (GUI thread) and evaluating (here) share the window's core: neither may take
+        # more than about half of it, so input and timers stay prompt.
+        self._next_frame_at = time.perf_counter() + max(MIN_FRAME_INTERVAL, 1.5 * self.gui_cost,
+                                                        2.0 * eval_cost)
         self.frame_ready.emit()
 
     def _view_frame(self, f: BenchFrame) -> Frame | None:
