@@ -10,6 +10,8 @@
     nnbench gradcheck FILE        backprop against finite differences, layer by layer [--plot PNG]
     nnbench lr-find FILE          the learning-rate finder: loss against rising rates [--plot PNG]
     nnbench curvature FILE        the Hessian's top eigenvalue and the stability limit 2/lambda
+    nnbench sweep EXPERIMENT --grid lr=0.01,0.1,1 --grid hidden=2,4,8 --seeds 10 [--epochs N]
+                  [--out results.csv] [--executor local|dask://HOST:PORT] [--heatmap map.png]
 
 Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code, never a traceback.
 """
@@ -35,7 +37,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
-COMMANDS = ("presets", "train", "predict", "export", "bench", "gradcheck", "lr-find", "curvature")
+COMMANDS = ("presets", "train", "predict", "export", "bench", "sweep", "gradcheck", "lr-find", "curvature")
 EXIT_GRADIENTS_WRONG = 4  # gradcheck: backprop disagrees with the finite differences
 
 
@@ -104,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     _inspect_parsers(sub)
+    _add_sweep_parser(sub)
     return p
 
 
@@ -171,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             return _open_window(None)
         commands = {"presets": _presets, "train": _train, "predict": _predict, "export": _export,
-                    "bench": _bench, **INSPECT_COMMANDS}
+                    "bench": _bench, "sweep": _sweep, **INSPECT_COMMANDS}
         return commands[args.command](args)
     except UsageError as e:
         return _fail(str(e), EXIT_USAGE)
@@ -821,3 +824,95 @@ def _save_plot(path: str, figure, out: TextIO) -> None:
 
 
 INSPECT_COMMANDS = {"gradcheck": _gradcheck, "lr-find": _lr_find, "curvature": _curvature}
+
+
+# ---- sweep -------------------------------------------------------------------------------------
+
+
+def _add_sweep_parser(sub) -> None:
+    s = sub.add_parser("sweep", help="train every cell of a grid of settings, times every seed")
+    s.add_argument("experiment", metavar="EXPERIMENT", help="a preset name or an experiment file")
+    s.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
+                   help="a setting and its values (lr, momentum, batch_size, reg_rate, optimizer, "
+                        "regularization, hidden, activation, init, noise, n); repeat for more")
+    s.add_argument("--seeds", type=_count, default=10, help="seeds per cell (default 10, at most 256)")
+    s.add_argument("--first-seed", type=_count, default=0, help="the first seed (default 0)")
+    s.add_argument("--epochs", type=_count, help="epochs per run (default: the experiment's)")
+    s.add_argument("--out", metavar="FILE", help="results table (.csv, else JSON); a rerun skips the cells "
+                                                   "it already holds")
+    s.add_argument("--executor", default="local", metavar="local|serial|dask://HOST:PORT",
+                   help="where cells run (default local: a process per core)")
+    s.add_argument("--workers", type=_count, help="local processes (default: one per core)")
+    s.add_argument("--target", metavar="METRIC>=VALUE",
+                   help="what counts as reached, e.g. test_acc>=0.95 (default: the experiment's expect, "
+                        "else 95%% accuracy)")
+    s.add_argument("--heatmap", metavar="PNG", help="save a heatmap of --metric over the first two swept "
+                                                    "settings (median over seeds)")
+    s.add_argument("--metric", help="the heatmap's column (default final_test_acc, or final_train_acc, or "
+                                    "the final loss for regression)")
+    s.add_argument("--json", action="store_true", help="print every row as JSON on the last line")
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from nnbench import sweep as sw
+
+    exp = resolve(args.experiment)
+    grid = sw.parse_grid(args.grid)
+    if args.heatmap and not grid:
+        raise UsageError("--heatmap needs at least one --grid setting")
+    if not 1 <= args.seeds <= sw.MAX_SEEDS:
+        raise UsageError(f"--seeds {args.seeds}: give 1 to {sw.MAX_SEEDS}")
+    epochs = exp.training.epochs if args.epochs is None else args.epochs
+    ds = exp.make_dataset()
+    has_test = not (ds.x_test.shape == ds.x_train.shape and np.array_equal(ds.x_test, ds.x_train)) \
+        and len(ds.x_test) > 0
+    classify = ds.task == "classification"
+    target = sw.parse_target(args.target) if args.target else sw.default_target(exp, has_test, classify)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    sweep = sw.Sweep(exp, grid, tuple(seeds), epochs, target)
+    executor = sw.executor_for(args.executor, args.workers)
+    metric = args.metric or (("final_test_acc" if has_test else "final_train_acc") if classify
+                             else ("final_test_loss" if has_test else "final_train_loss"))
+    if metric not in sweep.columns():
+        raise UsageError(f"--metric {metric!r}: not a column; columns: {', '.join(sweep.columns())}")
+    n = len(sweep.cells)
+    print(f"sweep {exp.name}: {n} cell(s) x {len(sweep.seeds)} seed(s), {epochs} epoch(s) each, on "
+          f"{executor.name}" + (f"; target {target}" if target else ""), flush=True)
+    started = time.perf_counter()
+
+    def progress(p) -> None:
+        if p.last is None:
+            if p.skipped:
+                print(f"{p.skipped} cell(s) already in {args.out}: skipped", flush=True)
+            return
+        cell = sweep.cells[p.last["cell"]]
+        rows = p.last["rows"]
+        where = " ".join(f"{k}={sw.value_text(v)}" for k, v in cell.items()) or "the experiment"
+        hit = sum(r["epochs_to_target"] is not None for r in rows)
+        values = [r[metric] for r in rows if r.get(metric) is not None]
+        median = f", median {metric} {np.median(values):.4g}" if values else ""
+        reach = f": {hit} of {len(rows)} seeds reached the target" if target else ""
+        print(f"[{p.done}/{p.total}] {where}{reach}{median} ({p.last['seconds']:.2f} s)", flush=True)
+
+    rows = sw.run_sweep(sweep, executor, out=args.out, progress=progress)
+    seconds = time.perf_counter() - started
+    hit, total = sw.reached(rows)
+    line = f"done: {len(rows)} run(s) in {seconds:.2f} s"
+    if target:
+        line += f"; {hit} of {total} reached {target}"
+    print(line + (f"; results in {args.out}" if args.out else ""))
+    if args.heatmap:
+        try:
+            from nnbench.ui.sweep_dialog import save_heatmap
+        except ImportError as e:
+            from nnbench.errors import NnbenchError
+
+            raise NnbenchError(f"the heatmap is drawn with Qt, which cannot be loaded here ({e}); "
+                               f"the results are saved{' in ' + args.out if args.out else ''}") from None
+
+        values, xs, ys, xname, yname = sw.heatmap(sweep, rows, metric)
+        save_heatmap(args.heatmap, values, xs, ys, xname, yname, f"{exp.name}: median {metric}")
+        print(f"heatmap saved to {args.heatmap}")
+    if args.json:
+        print(json.dumps(rows))
+    return 0

@@ -107,3 +107,33 @@ def test_frames_larger_than_the_first_segment_still_reach_the_views(qtbot):
         assert not segments()  # the grown segment's name is gone too
     finally:
         close_window(window)
+
+
+def test_the_speed_control_slows_training_to_batches_a_second(qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from engine_helpers import engine_status
+
+    window = open_window(qtbot)
+    s = window.session
+    try:
+        box = window.speed_box
+        assert box.currentData() == 0.0  # as fast as it can, by default
+        box.setFocus()
+        QTest.keyClick(box, Qt.Key.Key_End)  # the slowest: one batch a second
+        assert box.currentData() == 1.0 and s.speed == 1.0
+        before = engine_status(qtbot, s)
+        start = time.perf_counter()
+        s.train()
+        qtbot.waitUntil(lambda: s.running, timeout=WAIT)
+        qtbot.wait(1500)
+        after = engine_status(qtbot, s)
+        elapsed = time.perf_counter() - start
+        done = after["step"] - before["step"]
+        assert 1 <= done <= elapsed * 1.0 + 2  # a batch a second, never a burst
+        s.pause()
+        QTest.keyClick(box, Qt.Key.Key_Home)
+        assert s.speed == 0.0
+    finally:
+        close_window(window)

@@ -52,6 +52,11 @@ def mnist_files_in(folder: Path) -> bool:
 MAX_RECENT = 8
 
 
+SPEED_CHOICES = ((0.0, "as fast as it can"), (1000.0, "1,000 batches/s"), (100.0, "100 batches/s"),
+                 (30.0, "30 batches/s (one a frame)"), (10.0, "10 batches/s"), (3.0, "3 batches/s"),
+                 (1.0, "1 batch/s"))
+
+
 class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
@@ -117,6 +122,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self.inspect = inspect_window.install(self)  # the Inspect menu and its window (issue 15)
+        self._build_seed_menu()
         self.statusBar().showMessage("Ready")
 
         s = self.session
@@ -205,6 +211,16 @@ class MainWindow(QMainWindow):
             row.addWidget(QLabel(f" {label} "))
             row.addWidget(widget)
         settings.addWidget(self.reg_rate_box)
+        # How fast training runs: as fast as it can (the default) down to slow motion, one batch
+        # a frame and slower, so each update of the boundary can be watched.
+        self.speed_box = QComboBox()
+        for value, title in SPEED_CHOICES:
+            self.speed_box.addItem(title, value)
+        self.speed_box.setToolTip("Training speed: as fast as it can, or a number of batches (updates) a second")
+        self.speed_box.setAccessibleName("training speed")
+        settings.addSeparator()
+        settings.addWidget(QLabel(" Speed "))
+        settings.addWidget(self.speed_box)
         self.epoch_label = QLabel(" epoch 0 ")
         # A fixed width: a label that grows with its text relays out (and repaints) its
         # neighbours on every frame.
@@ -225,6 +241,8 @@ class MainWindow(QMainWindow):
         self.reg_box.currentIndexChanged.connect(
             lambda _: self.session.set_config(regularization=self.reg_box.currentData()))
         self.reg_rate_box.valueChanged.connect(lambda v: self.session.set_config(reg_rate=float(v)))
+        self.speed_box.currentIndexChanged.connect(
+            lambda _: self.session.set_speed(float(self.speed_box.currentData())))
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -260,6 +278,35 @@ class MainWindow(QMainWindow):
         self.exporter.finished.connect(self._on_message)
         self.exporter.failed.connect(self._on_error)
         quit_action.triggered.connect(self.close)
+
+    # --- Seeds x K and Sweep (nnbench/ui/seeds_view.py, nnbench/ui/sweep_dialog.py) -------------
+    def _build_seed_menu(self) -> None:
+        train_menu = self.menuBar().addMenu("&Train")
+        self.seeds_action = train_menu.addAction("Seeds × K…")
+        self.seeds_action.setToolTip("Train the current experiment from K seeds at once")
+        self.sweep_action = train_menu.addAction("Sweep…")
+        self.sweep_action.setToolTip("Every cell of a grid of settings, times every seed")
+        self.seeds_action.triggered.connect(self.open_seeds)
+        self.sweep_action.triggered.connect(self.open_sweep)
+        self.seeds_dialog = None
+        self.sweep_dialog = None
+
+    def open_seeds(self):
+        from nnbench.ui.seeds_view import SeedsDialog
+
+        if self.seeds_dialog is None:
+            self.seeds_dialog = SeedsDialog(self.session, self)
+        self.seeds_dialog.show()
+        return self.seeds_dialog
+
+    def open_sweep(self):
+        from nnbench.ui.seeds_view import experiment_of
+        from nnbench.ui.sweep_dialog import SweepDialog
+
+        if self.sweep_dialog is None:
+            self.sweep_dialog = SweepDialog(lambda: experiment_of(self.session), self)
+        self.sweep_dialog.show()
+        return self.sweep_dialog
 
     # --- slots ------------------------------------------------------------------------------
     @Slot(object)
@@ -534,6 +581,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._shut_down = True
+        for dialog in (self.seeds_dialog, self.sweep_dialog):  # their runs stop first
+            if dialog is not None:
+                dialog.close()
         self.dataset_panel.shutdown()
         self.inspect.shutdown()
         self.session.shutdown()

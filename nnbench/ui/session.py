@@ -31,7 +31,6 @@ _KEEP: Any = object()  # "leave this part of the structure as it is"
 GRID_RES = 64  # the decision surface is evaluated on GRID_RES x GRID_RES points
 CURVE_RES = 256
 SHOW_ROWS = 64  # tables up to this many rows show every row's output
-SPEEDS = (0.0, 1000.0, 100.0, 30.0, 10.0, 3.0, 1.0)  # batches per second; 0 = as fast as it can
 
 
 @dataclass(frozen=True)
@@ -325,6 +324,21 @@ class Session(QObject):
 
         self.pause()
         self._call(cmd.Load(path), done)
+
+    def adopt_state(self, state: cmd.EngineState, on_done: Callable[[], None] | None = None) -> None:
+        """Make a network trained elsewhere the live one (one seed of a Seeds x K run): the engine
+        is put into ``state`` as after a restart, under a new generation so edits still on their
+        way for the old network are dropped; the views follow as after a load."""
+        self.pause()
+        state = cmd.EngineState(state.dataset, state.config, state.net, state.history, state.epoch,
+                                state.step, self.generation + 1, dict(state.meta))
+
+        def done(opened: cmd.Opened) -> None:
+            self._adopt_result(opened, state.dataset)
+            if on_done is not None:
+                on_done()
+
+        self._call(cmd.Restore(state), done)
 
     def predict(self, rows: np.ndarray, on_result: Callable[[np.ndarray], None]) -> None:
         self._call(cmd.Predict(np.array(rows, dtype=float)), on_result)
