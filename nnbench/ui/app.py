@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from nnbench import resources
+
 
 def configure_pyqtgraph() -> None:
     import pyqtgraph as pg
@@ -28,6 +30,11 @@ def main(path: str | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("nnbench")
     app.setApplicationName("nnbench")
+    icon = resources.icon("nnbench")
+    if icon.is_file():  # a checkout's resources/icons (a wheel install has none)
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     configure_pyqtgraph()
     window = MainWindow()
     app.aboutToQuit.connect(window.session.shutdown)
