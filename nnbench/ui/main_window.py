@@ -134,7 +134,8 @@ class MainWindow(QMainWindow):
         s.frame.connect(self._on_frame)
         s.file_done.connect(self._on_file_done)
         s.dataset_changed.connect(self._on_dataset_changed)
-        s.dataset_changed.connect(lambda _ds: QTimer.singleShot(0, self._fit_side))
+        # A context object: the call is dropped if the window is gone by then.
+        s.dataset_changed.connect(lambda _ds: QTimer.singleShot(0, self, self._fit_side))
         s.edited.connect(self._on_edited)
         self.dataset_panel.confirm_replace = lambda: self.maybe_save("replacing this network")
         self.dataset_panel.table_editor.confirm_replace = self.dataset_panel.confirm_replace

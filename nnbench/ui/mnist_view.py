@@ -221,7 +221,7 @@ class MnistView(QWidget):
         self.gallery_image.clear()
         self.weights_image.clear()
         self._weights, self.hovered = None, -1
-        QTimer.singleShot(0, self._fit_minimum)
+        QTimer.singleShot(0, self, self._fit_minimum)
 
     @Slot(object)
     def _on_frame(self, frame: Frame) -> None:
@@ -304,7 +304,7 @@ class MnistView(QWidget):
         self.gallery_plot.setTitle(
             f"{int((pred != true).sum()):,} wrong (red: predicted)", color="#333", size="9pt"
         )
-        QTimer.singleShot(0, self._fit_minimum)
+        QTimer.singleShot(0, self, self._fit_minimum)
 
     @Slot(int, int)
     def show_neuron(self, column: int, index: int) -> None:
