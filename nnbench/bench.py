@@ -335,6 +335,8 @@ class Bench:
 
     def _pause(self, _c: cmd.Pause) -> None:
         self.running, self._to_step = False, 0
+        if self.trainer is not None:
+            self.runs.settle(self.trainer)
 
     def _step(self, c: cmd.Step) -> None:
         if not self.running:
@@ -420,6 +422,7 @@ class Bench:
                     self.runs.epoch_end(t)
                     stop = self._end_of_epoch(t)
                     if stop is not None:
+                        self.runs.settle(t)
                         self._credit -= done
                         return [stop]
                 if clock() >= deadline:

@@ -88,6 +88,7 @@ class Run:
     seconds: float = 0.0
     config: TrainConfig | None = None
     spec: NetworkSpec | None = None
+    base: tuple[NetworkSpec, TrainConfig] | None = None  # the parent's at the branch point
 
     @property
     def epochs(self) -> int:
@@ -168,6 +169,8 @@ class RunStore:
         self._last_copy = 0.0  # perf_counter at the last checkpoint
         self._copy_cost = 0.0  # seconds the last checkpoint took
         self._boundary = 0  # the live trainer's step count at its last epoch end (or start)
+        self._trainer: Trainer | None = None  # the live run's (its settings may change in place)
+        self.copy_seconds = 0.0  # spent taking checkpoints, in all (the benchmark reports it)
 
     # ---- keeping ---------------------------------------------------------------------------
 
@@ -181,6 +184,7 @@ class RunStore:
     def installed(self, dataset: object, trainer: Trainer) -> None:
         """A trainer was installed in the bench: the same run goes on (its history is the live
         run's), or a new root run starts (a new dataset clears the runs of the old one)."""
+        self._trainer = trainer
         run = self.live_run()
         if run is not None and run.history is trainer.history:
             run.config, run.spec = trainer.config, trainer.net.spec
@@ -236,6 +240,7 @@ class RunStore:
         self._fit_budget()
         self._last_copy = time.perf_counter()
         self._copy_cost = self._last_copy - t0
+        self.copy_seconds += self._copy_cost
 
     def _fit_budget(self) -> None:
         total = self.nbytes
@@ -294,10 +299,15 @@ class RunStore:
 
     def info(self) -> tuple[RunInfo, ...]:
         out = []
+        t = self._trainer
         for r in self.runs.values():
+            if r.id == self.live and t is not None and t.history is r.history:
+                r.config, r.spec = t.config, t.net.spec  # a rate changed in place shows at once
+            if r.base is not None and r.spec is not None and r.config is not None:
+                r.changes = describe_changes(*r.base, r.spec, r.config)
             lo, hi = r.best()
             out.append(RunInfo(r.id, r.name, r.parent, r.branch_epoch, dict(r.changes), lo, hi, r.epochs,
-                               r.seconds, r.id == self.live, tuple(c.epoch for c in r.checkpoints),
+                               r.seconds, r.id == self.live, tuple(sorted({c.epoch for c in r.checkpoints})),
                                r.config.to_dict() if r.config else {}, r.spec.describe() if r.spec else ""))
         return tuple(out)
 
@@ -328,6 +338,16 @@ class RunStore:
         for r in self.runs.values():  # its forks keep their branch epoch, now from no run
             if r.parent == run.id:
                 r.parent = None
+
+    def settle(self, trainer: Trainer) -> None:
+        """Training stopped (a pause, a Step's end, the limit): keep where it stands, so the
+        timeline reaches the end and the run can be picked up again exactly."""
+        run = self.live_run()
+        if run is None or run.history is not trainer.history:
+            return
+        last = run.checkpoints[-1] if run.checkpoints else None
+        if last is None or last.step != trainer.step_count:
+            self.keep(trainer, exact=trainer.step_count == self._boundary)
 
     def leave(self, trainer: Trainer) -> None:
         """The live run stops being live: keep where it stands, to come back to."""
@@ -367,6 +387,7 @@ class RunStore:
         self._boundary = c.step
         diff = describe_changes(c.spec, c.config, spec, config)
         run = self._new_run(parent.id, c.epoch, diff, new, name)
+        run.base = (c.spec, c.config)
         self.live = run.id
         run.checkpoints.append(c)  # the fork's own first point, shared (checkpoints are immutable)
         self._fit_budget()
@@ -462,12 +483,15 @@ class RunStore:
             parent, branch = entry.get("parent"), entry.get("branch_epoch")
             changes = {str(k): str(v) for k, v in changes.items()} if isinstance(changes, dict) else {}
             run = Run(rid, str(entry.get("name", f"run {rid}"))[:200],
-                      parent if isinstance(parent, int) else None, branch if isinstance(branch, int) else None,
-                      changes, history, seconds=float(entry.get("seconds", 0.0)))
+                      parent if isinstance(parent, int) else None,
+                      branch if isinstance(branch, int) else None, changes, history,
+                      seconds=float(entry.get("seconds", 0.0)))
             for k, cp in enumerate(entry.get("checkpoints", [])):
                 run.checkpoints.append(_checkpoint(cp, arrays.get(f"runs.r{rid}.c{k}"), history.n))
             if run.checkpoints:
                 run.spec, run.config = run.checkpoints[-1].spec, run.checkpoints[-1].config
+            if run.parent is not None and run.checkpoints and run.checkpoints[0].epoch == run.branch_epoch:
+                run.base = (run.checkpoints[0].spec, run.checkpoints[0].config)
             store.runs[rid] = run
             store._next = max(store._next, rid + 1)
         if live not in store.runs:
@@ -476,6 +500,29 @@ class RunStore:
         last = store.runs[live].checkpoints[-1:]
         store._boundary = last[0].step if last and last[0].exact else -1
         return store
+
+
+CSV_HEAD = ("run", "name", "parent", "branch_epoch", *HISTORY_KEYS)
+
+
+def runs_csv(runs: tuple[RunInfo, ...], histories: dict[int, dict[str, np.ndarray]]) -> str:
+    """One row per epoch per run, with the run's settings (CSV text, header first)."""
+    import csv
+    import io
+
+    settings = sorted({k for r in runs for k in r.config} | {"network"})
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow((*CSV_HEAD, *settings))
+    for r in runs:
+        h = histories[r.id]
+        values = [r.spec if k == "network" else r.config.get(k, "") for k in settings]
+        for i in range(len(h["epoch"])):
+            row = [r.id, r.name, "" if r.parent is None else r.parent,
+                   "" if r.branch_epoch is None else r.branch_epoch, int(h["epoch"][i])]
+            row += ["" if not np.isfinite(h[k][i]) else repr(float(h[k][i])) for k in HISTORY_KEYS[1:]]
+            w.writerow(row + values)
+    return out.getvalue()
 
 
 def describe_changes(spec0: NetworkSpec, config0: TrainConfig, spec1: NetworkSpec,

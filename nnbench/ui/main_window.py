@@ -92,6 +92,10 @@ class MainWindow(QMainWindow):
         s.diverged.connect(self._on_diverged)
         s.frame.connect(self._on_frame)
         s.file_done.connect(self._on_file_done)
+        # Runs, timeline and exports (nnbench.ui.runs_panel, nnbench.ui.timeline): their own block.
+        from nnbench.ui import runs_panel
+
+        runs_panel.install(self)
         self.resize(1280, 760)
 
     def start_default(self) -> None:
@@ -273,7 +277,7 @@ class MainWindow(QMainWindow):
     def _on_save(self) -> None:
         path = dialogs.ask_save_path(self, "Save experiment", "experiment.npz")
         if path:
-            self.session.save(path)
+            self.session.save(path, latest_only=self.latest_only_action.isChecked())
 
     @Slot()
     def _on_open(self) -> None:

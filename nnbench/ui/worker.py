@@ -120,6 +120,7 @@ class EngineWorker(QObject):
         self._reader: frames.FrameReader | None = None
         self._history = _History()
         self._nets: dict[NetworkSpec, Network] = {}
+        self._gui_nets: dict[NetworkSpec, Network] = {}  # frame_of's, on the GUI thread
         self._next_frame_at = 0.0
         self._last_setup: ViewSetup | None = None
         self._snapshot_history: dict[str, np.ndarray] | None = None
@@ -317,6 +318,36 @@ class EngineWorker(QObject):
                         last_loss=float(history["train_loss"][n - 1]) if n else float("nan"))
         self.timing["frame_eval"] += time.perf_counter() - t0
         return Frame(snap, grid_output, grid_hidden, data_output, f.running, setup.dataset, f.generation)
+
+    def frame_of(self, spec: NetworkSpec, params: np.ndarray, epoch: int, step: int,
+                 lr: float) -> Frame | None:
+        """A view Frame of any network (a checkpoint the timeline shows), evaluated on the
+        caller's thread (the GUI's) as _view_frame evaluates the engine's; the curves keep the
+        history the frames brought. Touches nothing the worker thread uses but reads."""
+        setup = self._setup
+        if setup is None:
+            return None
+        net = self._gui_nets.get(spec)
+        if net is None:
+            if len(self._gui_nets) > 8:
+                self._gui_nets.clear()
+            net = self._gui_nets[spec] = Network(spec)
+        if net.flat_params.shape != params.shape:
+            return None
+        net.flat_params[...] = params
+        grid_output = grid_hidden = data_output = None
+        if setup.grid is not None:
+            if setup.want_hidden:
+                layers = net.activations(setup.grid)
+                grid_hidden, grid_output = tuple(layers[:-1]), layers[-1]
+            else:
+                grid_output = net.predict(setup.grid)
+        if setup.data_rows is not None:
+            data_output = net.predict(setup.data_rows)
+        history = self._snapshot_history or {key: np.zeros(0) for key in HISTORY_KEYS}
+        snap = Snapshot(epoch=epoch, step=step, lr=lr, weights=net.weights(), history=history,
+                        last_loss=float("nan"))
+        return Frame(snap, grid_output, grid_hidden, data_output, False, setup.dataset, setup.generation)
 
     def history(self) -> dict[str, np.ndarray]:
         """A copy of the history assembled so far (for a restore after the engine died)."""
