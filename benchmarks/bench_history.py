@@ -94,7 +94,8 @@ def training(rounds: int, epochs: dict[str, int]) -> None:
         print(f"{case}: {n} epoch(s) a round, {rounds} rounds, epochs {1}-{with_.epoch}; "
               f"with/without checkpoints: median {np.median(r):.3f} (spread {r.min():.3f}-{r.max():.3f}); "
               f"median round {np.median(t_with):.3f} s with, {np.median(t_without):.3f} s without; "
-              f"{len(info.checkpoints)} checkpoints kept, {one.nbytes / 2**20:.2f} MiB and {copy_ms:.2f} ms each; "
+              f"{len(info.checkpoints)} checkpoints kept, {one.nbytes / 2**20:.2f} MiB and "
+              f"{copy_ms:.2f} ms each; "
               f"time spent copying checkpoints: {100 * share:.2f} % of the training time with them")
         print(f"    checkpoint epochs: {info.checkpoints}")
 
@@ -145,7 +146,8 @@ def redraw(rounds: int) -> None:
             times = []  # the first pass warms the caches
     t = np.array(times) * 1000
     print(f"timeline redraw, 2-10x64-1 spiral, {len(timeline.epochs)} checkpoints x {rounds - 1} passes: "
-          f"median {np.median(t):.1f} ms, p90 {np.percentile(t, 90):.1f} ms, spread {t.min():.1f}-{t.max():.1f} ms")
+          f"median {np.median(t):.1f} ms, p90 {np.percentile(t, 90):.1f} ms, "
+          f"spread {t.min():.1f}-{t.max():.1f} ms")
     window.close()
     app.processEvents()
 

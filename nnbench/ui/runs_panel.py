@@ -69,10 +69,36 @@ def smooth(values: np.ndarray, weight: float) -> np.ndarray:
 
 
 def export_plot(item, path: str) -> None:
-    """A plot (PlotItem or GraphicsLayout's scene) as PNG or SVG, by the file's extension."""
-    svg = path.lower().endswith(".svg")
-    exporter = pg.exporters.SVGExporter(item) if svg else pg.exporters.ImageExporter(item)
-    exporter.export(path)
+    """A plot (PlotItem, or a whole scene) as PNG or SVG, by the file's extension, through
+    pyqtgraph's exporters."""
+    if not path.lower().endswith(".svg"):
+        pg.exporters.ImageExporter(item).export(path)
+        return
+    try:
+        pg.exporters.SVGExporter(item).export(path)
+    except ValueError:
+        # pyqtgraph 0.14's SVG exporter cannot parse the "Z" (close path) that Qt 6.11 writes
+        # for a plot's view box (pyqtgraph issue #3485): Qt's own SVG writer draws it instead.
+        _qt_svg(item, path)
+
+
+def _qt_svg(item, path: str) -> None:
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    scene = item if hasattr(item, "sceneRect") and not hasattr(item, "sceneBoundingRect") else item.scene()
+    rect = scene.sceneRect() if scene is item else item.sceneBoundingRect()
+    gen = QSvgGenerator()
+    gen.setFileName(path)
+    gen.setSize(rect.size().toSize())
+    gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+    gen.setTitle("nnbench plot")
+    painter = QPainter(gen)
+    try:
+        scene.render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
+    finally:
+        painter.end()
 
 
 def _duration(seconds: float) -> str:
@@ -321,8 +347,12 @@ class RunsPanel(QWidget):
             self.export_csv(path)
 
     def export_csv(self, path: str) -> None:
-        """Write the checked runs' (or, none checked, every run's) history once all have come."""
-        runs = tuple(r for r in self.client.runs if r.id in self.checked) or self.client.runs
+        """Write the checked runs' (or, none checked, every run's) history, as the engine has
+        them now: the runs are listed afresh, then each history is fetched."""
+        self.session.call(cmd.ListRuns(), lambda runs: self._export_runs(path, tuple(runs)))
+
+    def _export_runs(self, path: str, listed: tuple[RunInfo, ...]) -> None:
+        runs = tuple(r for r in listed if r.id in self.checked) or listed
         got: dict[int, dict[str, np.ndarray]] = {}
 
         def one(rid: int):
