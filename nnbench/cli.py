@@ -6,6 +6,7 @@
     nnbench train PRESET_OR_FILE  train headless [--epochs N] [--seed S] [--save FILE] [--json]
     nnbench predict FILE --input 1,0,0
     nnbench bench                 time the engine against PyTorch CPU
+    nnbench history FILE          the runs a saved experiment holds [--csv OUT]
 
 Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code, never a traceback.
 """
@@ -30,7 +31,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
-COMMANDS = ("presets", "train", "predict", "bench")
+COMMANDS = ("presets", "train", "predict", "bench", "history")
 
 
 class UsageError(Exception):
@@ -79,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="one row of inputs, comma-separated; repeat for more rows")
     pr.add_argument("--json", action="store_true", help="print the outputs as JSON")
 
+    h = sub.add_parser("history", help="print the runs a saved experiment holds (or write them as CSV)")
+    h.add_argument("file", metavar="FILE")
+    h.add_argument("--csv", metavar="OUT", help="write one row per epoch per run, with its settings, to OUT "
+                   "('-': standard output)")
+
     b = sub.add_parser("bench", help="time the engine against PyTorch CPU (when installed)")
     b.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
     b.add_argument("--threads", default="1,2", help="BLAS thread counts to compare (default 1,2)")
@@ -122,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(_join_input_values(argv))
         if args.command is None:
             return _open_window(None)
-        commands = {"presets": _presets, "train": _train, "predict": _predict, "bench": _bench}
+        commands = {"presets": _presets, "train": _train, "predict": _predict, "bench": _bench,
+                    "history": _history}
         return commands[args.command](args)
     except UsageError as e:
         return _fail(str(e), EXIT_USAGE)
@@ -448,3 +455,37 @@ def _bench(args: argparse.Namespace) -> int:
     if not threads or any(t < 1 for t in threads):
         raise UsageError("--threads needs counts >= 1")
     return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch) or 0)
+
+
+# ---- history -----------------------------------------------------------------------------------
+
+
+def _history(args: argparse.Namespace) -> int:
+    """The runs of a saved experiment: a table, or their per-epoch history as CSV."""
+    from nnbench.engine.files import write_atomic
+    from nnbench.history import read_runs, runs_csv
+
+    runs, histories = read_runs(args.file)
+    if args.csv:
+        text = runs_csv(runs, histories)
+        if args.csv == "-":
+            sys.stdout.write(text)
+        else:
+            write_atomic(Path(args.csv), text.encode("utf-8"))
+            print(f"wrote {sum(len(h['epoch']) for h in histories.values()):,} rows of {len(runs)} run(s) "
+                  f"to {args.csv}")
+        return 0
+    head = ("run", "name", "from", "epochs", "best loss", "best acc", "time", "differs from its parent")
+    rows = []
+    for r in runs:
+        parent = r.parent if r.parent is not None else "?"
+        origin = "-" if r.branch_epoch is None else f"{parent}@{r.branch_epoch}"
+        rows.append((f"{r.id}{' *' if r.live else ''}", r.name, origin, f"{r.epochs:,}",
+                     "" if math.isnan(r.best_loss) else f"{r.best_loss:.4g}",
+                     "" if math.isnan(r.best_acc) else f"{100 * r.best_acc:.1f} %", f"{r.seconds:.1f} s",
+                     ", ".join(f"{k} {v}" for k, v in r.changes.items())))
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    for row in (head, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+    print("* the live run (the file's own network)")
+    return 0

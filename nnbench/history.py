@@ -502,6 +502,28 @@ class RunStore:
         return store
 
 
+def read_runs(path: Any) -> tuple[tuple[RunInfo, ...], dict[int, dict[str, np.ndarray]]]:
+    """The runs an experiment file holds and their histories, without building its dataset
+    (``nnbench history``); a file from before runs holds one run, its own history."""
+    from pathlib import Path
+
+    from nnbench.engine import files
+
+    path = Path(path)
+    saved = files.load(path)
+    live = History.from_dict(saved.history) if saved.history else History()
+    record = saved.extra.get("runs")
+    if record is None:
+        store = RunStore()
+        run = Run(1, path.stem, None, None, {}, live, config=saved.config, spec=saved.spec)
+        store.runs[1], store.live = run, 1
+    else:
+        store = RunStore.from_file(record, saved.arrays, live, None, path.name)
+        run = store.runs[store.live]
+        run.config, run.spec = saved.config or run.config, saved.spec
+    return store.info(), {rid: r.history.to_dict() for rid, r in store.runs.items()}
+
+
 CSV_HEAD = ("run", "name", "parent", "branch_epoch", *HISTORY_KEYS)
 
 

@@ -159,3 +159,29 @@ def test_older_files_open_with_one_run_and_a_damaged_runs_record_is_refused(tmp_
     saved = files.load(bad)
     with pytest.raises(FileFormatError, match="runs record"):
         RunStore.from_file({"version": 1, "runs": "x"}, saved.arrays, t.history, None)
+
+
+def test_nnbench_history_prints_the_runs_and_writes_them_as_csv(tmp_path, capsys):
+    import csv
+
+    from nnbench import cli
+
+    bench = spiral_bench()
+    train(bench, 6)
+    bench.apply(cmd.Fork(3, {"lr": 0.02}))
+    train(bench, 2)
+    path = tmp_path / "two.npz"
+    bench.apply(cmd.Save(str(path)))
+    assert cli.main(["history", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:4] == ["run", "name", "from", "epochs"]
+    assert out[1].split()[:5] == ["1", "run", "1", "-", "6"]
+    assert out[2].split()[:5] == ["2", "*", "run", "2", "1@3"] and "lr 0.01 → 0.02" in out[2]
+    target = tmp_path / "runs.csv"
+    assert cli.main(["history", str(path), "--csv", str(target)]) == 0
+    rows = list(csv.DictReader(open(target, encoding="utf-8")))
+    assert [(r["run"], r["epoch"]) for r in rows] == [("1", str(e)) for e in range(1, 7)] + \
+        [("2", str(e)) for e in range(1, 6)]
+    assert {r["lr"] for r in rows if r["run"] == "2"} == {"0.02"} and rows[0]["optimizer"] == "adam"
+    assert float(rows[0]["train_loss"]) == pytest.approx(bench.apply(cmd.RunHistory(1))["train_loss"][0])
+    assert cli.main(["history", str(tmp_path / "missing.npz")]) == 1
