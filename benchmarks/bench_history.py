@@ -129,25 +129,39 @@ def redraw(rounds: int) -> None:
     s.set_hidden(tuple(LayerSpec(64, "tanh") for _ in range(10)))
     s.set_config(optimizer="adam", lr=0.01, batch_size=10, epochs=60)
     run_until(lambda: not s.busy)
+    costs: list[float] = []
+    s.frame.connect(lambda _f: costs.append(s.worker.gui_cost))  # the previous live frame's draw
+    eval0, read0 = s.worker.timing["frame_eval"], s.worker.timing["frames_read"]
     s.train()
     run_until(lambda: s.epoch >= 60 and not s.running, timeout=300)
+    live_eval = (s.worker.timing["frame_eval"] - eval0) / max(s.worker.timing["frames_read"] - read0, 1)
+    live_draw = float(np.median(costs[2:])) if len(costs) > 3 else float("nan")
     timeline = window.timeline
     run_until(lambda: len(timeline.epochs) > 10)
-    times = []
+    times, stages = [], []
     for i in range(rounds):
+        timeline._seen_cache.clear()  # every move asks the engine: the first visit's cost
         for epoch in timeline.epochs:
             drawn = window.plots_panel.frames_drawn
             t0 = time.perf_counter()
             timeline.show_epoch(epoch)
-            run_until(lambda d=drawn: window.plots_panel.frames_drawn > d and not s.busy, timeout=10)
-            app.processEvents()
+            run_until(lambda d=drawn: window.plots_panel.frames_drawn > d, timeout=10)
             times.append(time.perf_counter() - t0)
+            t = timeline.timing
+            stages.append((t["answered"] - t["asked"], t["evaluated"] - t["answered"],
+                           t["drawn"] - t["evaluated"]))
         if i == 0:
-            times = []  # the first pass warms the caches
+            times, stages = [], []  # the first pass warms the caches
     t = np.array(times) * 1000
     print(f"timeline redraw, 2-10x64-1 spiral, {len(timeline.epochs)} checkpoints x {rounds - 1} passes: "
           f"median {np.median(t):.1f} ms, p90 {np.percentile(t, 90):.1f} ms, "
           f"spread {t.min():.1f}-{t.max():.1f} ms")
+    st = np.array(stages) * 1000
+    print("    of which (median ms): engine answers the Seek {:.1f}, frame evaluated {:.1f}, every view "
+          "drawn {:.1f}".format(*np.median(st, axis=0)))
+    print(f"    a live frame of the same network while training, same window: evaluated "
+          f"{1000 * live_eval:.1f} ms "
+          f"(mean), drawn {1000 * live_draw:.1f} ms (median of {len(costs)})")
     window.close()
     app.processEvents()
 

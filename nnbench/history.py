@@ -145,6 +145,7 @@ class Seen:
     spec: NetworkSpec
     params: np.ndarray
     rows: int
+    metrics: dict[str, float] = field(default_factory=dict)  # the history's row at this epoch
 
 
 @dataclass(frozen=True, eq=False)
@@ -317,7 +318,9 @@ class RunStore:
         if c is None:
             kept = ", ".join(str(x.epoch) for x in run.checkpoints[:12]) or "none"
             raise IncompatibleError(f"{run.name} has no checkpoint at epoch {epoch} (kept: {kept}...)")
-        return Seen(run.id, c.epoch, c.step, c.config.lr, c.spec, c.params.copy(), c.rows)
+        h = run.history
+        row = {k: float(h.column(k)[c.rows - 1]) for k in HISTORY_KEYS} if 0 < c.rows <= h.n else {}
+        return Seen(run.id, c.epoch, c.step, c.config.lr, c.spec, c.params.copy(), c.rows, row)
 
     def history(self, rid: int | None = None) -> dict[str, np.ndarray]:
         return self.run(rid).history.to_dict()

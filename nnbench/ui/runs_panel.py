@@ -128,6 +128,7 @@ class RunsPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -208,6 +209,7 @@ class RunsPanel(QWidget):
                 self.table.setItem(row, col, item)
             if r.id == selected:
                 self.table.selectRow(row)
+        self.table.resizeRowsToContents()
         self._filling = False
         ids = {r.id for r in runs}
         self.checked &= ids

@@ -10,6 +10,8 @@ checkpoint; a click on the loss or accuracy curve goes to the nearest kept epoch
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
@@ -21,6 +23,7 @@ from nnbench.history import RunInfo, Seen, Switched
 from nnbench.ui.session import Session
 
 REFRESH_MS = 700  # how often the runs list is asked for while training
+SEEN_CACHE_BYTES = 64 << 20  # checkpoints already fetched (they never change), newest kept
 MARKER_PEN = pg.mkPen((200, 30, 60), width=1.5, style=Qt.PenStyle.DashLine)
 
 
@@ -123,6 +126,9 @@ class Timeline(QWidget):
         self.seen: Seen | None = None
         self._wanted: tuple[int, int | None] | None = None
         self._asking = False
+        self._asked_at = 0.0
+        self._seen_cache: dict[tuple[int | None, int], Seen] = {}  # (run asked for, epoch) -> answer
+        self.timing: dict[str, float] = {}  # perf_counter of the last move's stages (the benchmark)
 
         self.title = QLabel("Timeline")
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -149,6 +155,7 @@ class Timeline(QWidget):
 
         self.markers: list[pg.InfiniteLine] = []
         self._plots: list[pg.PlotWidget] = []
+        self._panel = plots_panel
         if plots_panel is not None:
             self.watch_plots(plots_panel.loss_plot, plots_panel.acc_plot)
 
@@ -199,10 +206,17 @@ class Timeline(QWidget):
             return
         epoch, run = self._wanted
         self._wanted = None
+        self._asked_at = time.perf_counter()
+        rid = run if run is not None else (self.client.live.id if self.client.live is not None else None)
+        cached = self._seen_cache.get((rid, epoch))
+        if cached is not None and rid is not None:  # checkpoints never change: no need to ask again
+            self._draw(cached)
+            return
         self._asking = True
 
         def done(seen: Seen) -> None:
             self._asking = False
+            self._remember(seen)
             if self._wanted is None:  # the newest wish only: a fast drag draws its last position
                 self._draw(seen)
             self._ask()
@@ -214,13 +228,30 @@ class Timeline(QWidget):
 
         self.session.call(cmd.Seek(epoch, run), done, failed)
 
+    def _remember(self, seen: Seen) -> None:
+        cache = self._seen_cache
+        cache[(seen.run, seen.epoch)] = seen
+        while sum(x.params.nbytes for x in cache.values()) > SEEN_CACHE_BYTES and len(cache) > 1:
+            del cache[next(iter(cache))]
+
     def _draw(self, seen: Seen) -> None:
+        t0 = time.perf_counter()
         frame = self.session.worker.frame_of(seen.spec, seen.params, seen.epoch, seen.step, seen.lr)
         if frame is None:
             return
+        t1 = time.perf_counter()
         self.seen, self.epoch = seen, seen.epoch
         self.session.pin(frame, network_of(cmd.NetState(seen.spec, seen.params)))
+        self.timing = {"asked": self._asked_at, "answered": t0, "evaluated": t1, "drawn": time.perf_counter()}
         self._place(seen.epoch)
+        status = getattr(self._panel, "status", None)
+        if status is not None:  # the panel's line shows the live run's last losses: these are the epoch's
+            text = f"epoch {seen.epoch:,}   step {seen.step:,}   lr {seen.lr:g}"
+            m = seen.metrics
+            for key, name in (("train_loss", "train loss"), ("test_loss", "test loss")):
+                if np.isfinite(m.get(key, np.nan)):
+                    text += f"   {name} {m[key]:.4g}"
+            status.setText(text)
         self.shown.emit(seen.epoch)
 
     def _place(self, epoch: int | None) -> None:
@@ -243,7 +274,10 @@ class Timeline(QWidget):
             self.show_epoch(self.epochs[index])
 
     @Slot(object)
-    def _on_runs_changed(self, _runs) -> None:
+    def _on_runs_changed(self, runs) -> None:
+        ids = {r.id for r in runs}
+        for key in [k for k in self._seen_cache if k[0] not in ids]:
+            del self._seen_cache[key]
         run = self.client.run(self.client.shown)
         self.epochs = list(run.checkpoints) if run is not None else []
         self.slider.blockSignals(True)
