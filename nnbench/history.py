@@ -2,7 +2,7 @@
 
 A :class:`RunStore` lives inside the bench. At epoch ends it keeps :class:`Checkpoint` s of
 the live run (weights, optimizer state, the batch-order generator's state): at log-spaced
-epochs (about ten a decade) and, as long as a copy costs under 2 % of the training time since
+epochs (about ten a decade) and, as long as a copy costs under 1 % of the training time since
 the last one, the latest epochs; all of it within a byte budget. A :class:`Run` is one line
 of training: a root run (a new dataset, a reset) or a fork from a checkpoint of another run,
 with some settings changed. Forking from a checkpoint and changing nothing trains on exactly
@@ -30,7 +30,7 @@ from nnbench.errors import FileFormatError, IncompatibleError, NnbenchError, Spe
 DEFAULT_BUDGET = 256 << 20  # bytes of checkpoints kept, all runs together
 MAX_BUDGET = 64 << 30
 LATEST = 24  # checkpoints kept per run besides the log-spaced ones
-COPY_SHARE = 0.02  # a "latest" checkpoint only when copying costs at most this share of training
+COPY_SHARE = 0.01  # a "latest" checkpoint only when copying costs at most this share of training
 PER_DECADE = 10
 FILE_VERSION = 1
 MAX_FILE_CHECKPOINTS = 1000  # a file's zip holds at most 4096 members
@@ -167,7 +167,7 @@ class RunStore:
         self.live: int | None = None
         self._next = 1
         self._dataset: object = None
-        self._last_copy = 0.0  # perf_counter at the last checkpoint
+        self._trained = 0.0  # seconds trained since the last checkpoint (not paused time)
         self._copy_cost = 0.0  # seconds the last checkpoint took
         self._boundary = 0  # the live trainer's step count at its last epoch end (or start)
         self._trainer: Trainer | None = None  # the live run's (its settings may change in place)
@@ -221,7 +221,7 @@ class RunStore:
         self._boundary = trainer.step_count
         if log_epoch(epoch):
             self.keep(trainer)
-        elif time.perf_counter() - self._last_copy >= self._copy_cost / COPY_SHARE:
+        elif self._trained >= self._copy_cost / COPY_SHARE:
             self.keep(trainer)
 
     def keep(self, trainer: Trainer, exact: bool = True) -> None:
@@ -239,8 +239,8 @@ class RunStore:
         if len(latest) > LATEST:
             cps.remove(latest[0])
         self._fit_budget()
-        self._last_copy = time.perf_counter()
-        self._copy_cost = self._last_copy - t0
+        self._copy_cost = time.perf_counter() - t0
+        self._trained = 0.0
         self.copy_seconds += self._copy_cost
 
     def _fit_budget(self) -> None:
@@ -272,6 +272,8 @@ class RunStore:
         return None
 
     def add_seconds(self, seconds: float) -> None:
+        """The bench trained ``seconds`` (after every advance)."""
+        self._trained += seconds
         run = self.live_run()
         if run is not None:
             run.seconds += seconds
