@@ -67,7 +67,7 @@ def main(out: str) -> None:
     client.refresh()
     wait(app, lambda: not s.busy and client.run(2) is not None and client.run(2).epochs == EPOCHS)
     for row in range(panel.table.rowCount()):
-        panel.table.item(row, 0).setCheckState(panel.table.item(row, 0).checkState().Checked)
+        panel.table.item(row, 0).setCheckState(Qt.CheckState.Checked)
     wait(app, lambda: len(panel.curves) == 2 and not s.busy)
     panel.smoothing.setValue(60)
     panel.table.selectRow(panel.row_of(1))  # the timeline scrubs run 1
