@@ -294,7 +294,7 @@ class Bench:
                 is_zip = f.read(2) == b"PK"
         except OSError as e:
             raise FileFormatError(f"cannot open {p.name}: {e.strerror or e}") from e
-        saved = files.load(path) if is_zip else None
+        saved = files.load(path) if is_zip else _onnx_network(path)
         if saved is None or saved.dataset is not None:
             exp = load_experiment(path)
             opened = self.open(exp, path=path)
@@ -521,6 +521,16 @@ class Bench:
         budget = self.runs.budget  # the user's preference, not the file's
         self.runs = RunStore.from_file(record, saved.arrays, self._trainer().history, self.dataset, name)
         self.runs.set_budget(budget)
+
+
+def _onnx_network(path: str):
+    """An ``.onnx`` file's network (nnbench.export), so one without a dataset record opens on
+    the dataset in use like a bare network file; None for any other file."""
+    if not path.lower().endswith(".onnx"):
+        return None
+    from nnbench.export import read_onnx_network
+
+    return read_onnx_network(path)
 
 
 def _network(state: cmd.NetState) -> Network:

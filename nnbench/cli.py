@@ -5,7 +5,8 @@
     nnbench presets               list the built-in experiments
     nnbench train PRESET_OR_FILE  train headless [--epochs N] [--seed S] [--save FILE] [--json]
     nnbench predict FILE --input 1,0,0
-    nnbench bench                 time the engine against PyTorch CPU
+    nnbench export FILE --to onnx|torch|numpy --out PATH
+    nnbench bench                 time the engine against hand-written NumPy and PyTorch CPU
     nnbench history FILE          the runs a saved experiment holds [--csv OUT]
 
 Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code, never a traceback.
@@ -31,7 +32,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
-COMMANDS = ("presets", "train", "predict", "bench", "history")
+COMMANDS = ("presets", "train", "predict", "export", "bench", "history")
 
 
 class UsageError(Exception):
@@ -64,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_count, default=2, help="steps for --gradients numerical (default 2)")
     t.add_argument("--regularization", choices=("none", "l1", "l2"),
                    help="weight penalty (default: the experiment's)")
-    t.add_argument("--reg-rate", type=float, metavar="RATE", help="weight penalty rate (default: the experiment's)")
+    t.add_argument("--reg-rate", type=float, metavar="RATE",
+                   help="weight penalty rate (default: the experiment's)")
     t.add_argument("--features", metavar="F1,F2,...",
                    help="input features for 2-D data, from x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2) "
                         "(default: the experiment's)")
@@ -80,15 +82,26 @@ def _parser() -> argparse.ArgumentParser:
                     help="one row of inputs, comma-separated; repeat for more rows")
     pr.add_argument("--json", action="store_true", help="print the outputs as JSON")
 
+    ex = sub.add_parser("export", help="export a network as ONNX, a PyTorch script or a plain NumPy script")
+    ex.add_argument("experiment", metavar="FILE", help="a saved experiment (.npz), an .onnx, or a preset")
+    ex.add_argument("--to", required=True, choices=("onnx", "torch", "numpy"), help="what to write")
+    ex.add_argument("--out", required=True, metavar="PATH",
+                    help="the .onnx, or the .py (its weights go to NAME.weights.npz beside it)")
+    ex.add_argument("--no-input-scaling", action="store_true",
+                    help="leave out the dataset's input scaling (standardised CSV, MNIST's 1/255): the "
+                         "export then takes the values the network itself is fed")
+
     h = sub.add_parser("history", help="print the runs a saved experiment holds (or write them as CSV)")
     h.add_argument("file", metavar="FILE")
     h.add_argument("--csv", metavar="OUT", help="write one row per epoch per run, with its settings, to OUT "
                    "('-': standard output)")
 
-    b = sub.add_parser("bench", help="time the engine against PyTorch CPU (when installed)")
+    b = sub.add_parser("bench", help="time the engine against hand-written NumPy and PyTorch CPU "
+                                     "(when installed)")
     b.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
     b.add_argument("--threads", default="1,2", help="BLAS thread counts to compare (default 1,2)")
-    b.add_argument("--no-torch", action="store_true", help="time the engine only")
+    b.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     return p
 
 
@@ -128,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(_join_input_values(argv))
         if args.command is None:
             return _open_window(None)
-        commands = {"presets": _presets, "train": _train, "predict": _predict, "bench": _bench,
-                    "history": _history}
+        commands = {"presets": _presets, "train": _train, "predict": _predict, "export": _export,
+                    "bench": _bench, "history": _history}
         return commands[args.command](args)
     except UsageError as e:
         return _fail(str(e), EXIT_USAGE)
@@ -402,7 +415,12 @@ class _Progress:
 def _predict(args: argparse.Namespace) -> int:
     from nnbench.errors import SpecError
 
-    exp = resolve(args.experiment)
+    exp = _network_file(args.experiment)
+    if exp is None:  # a network without a dataset record (.npz or .onnx): nothing else is needed
+        from types import SimpleNamespace
+
+        saved = _bare_network(args.experiment)
+        exp = SimpleNamespace(saved=saved, network=saved.spec)
     rows = []
     for text in args.input:
         try:
@@ -433,6 +451,66 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- export ------------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    from nnbench import export
+
+    want = export.SUFFIXES[args.to]
+    if Path(args.out).suffix.lower() != want:
+        raise UsageError(f"--to {args.to} writes a {want} file; --out {args.out!r} does not end in {want}")
+    exp = _network_file(args.experiment)
+    if exp is None:  # a network that records no dataset: the network alone
+        net = _bare_network(args.experiment).network()
+        written = export.export(net, args.to, args.out, name=Path(args.experiment).stem)
+        scaling = None
+    else:
+        net, trained = export.network_of(exp)
+        if not trained:
+            print("note: this experiment is not trained; the export holds its initial weights",
+                  file=sys.stderr)
+        written = export.export_experiment(exp, args.to, args.out, scaling=not args.no_input_scaling)
+        scaling = export.from_source(exp.dataset, net.n_inputs)
+    print(f"wrote {' and '.join(str(p) for p in written)}")
+    if scaling is None:
+        takes = "takes the rows the network takes (its dataset records no input scaling)"
+    elif args.no_input_scaling:
+        takes = f"takes the rows the network takes, already scaled ({scaling.describe()})"
+    else:
+        takes = f"takes rows as the data file holds them, scaled inside: {scaling.describe()}"
+    print(f"{net!r} {takes}")
+    if args.to == "onnx":
+        from nnbench.export import onnx_io
+
+        print(onnx_io.describe(written[0]))
+    return 0
+
+
+def _network_file(spec: str):
+    """As :func:`resolve`, or None for a file that holds a network and no dataset record (a bare
+    .npz network, an ONNX file from elsewhere): see :func:`_bare_network`."""
+    return None if _bare_network(spec) is not None else resolve(spec)
+
+
+def _bare_network(spec: str):
+    """The checked network of an .npz or .onnx file without a dataset record, else None."""
+    from nnbench.engine import files
+    from nnbench.export import read_onnx_network
+
+    path = Path(spec)
+    if not path.is_file():  # also no FIFO: resolve() says what is wrong
+        return None
+    if path.suffix.lower() == ".onnx":
+        saved = read_onnx_network(path)
+    else:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":
+                return None
+        saved = files.load(path)
+    return saved if saved.dataset is None else None
+
+
 # ---- bench -------------------------------------------------------------------------------------
 
 
@@ -454,7 +532,8 @@ def _bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads {args.threads!r}: give thread counts like 1,2") from None
     if not threads or any(t < 1 for t in threads):
         raise UsageError("--threads needs counts >= 1")
-    return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch) or 0)
+    return int(module.main(threads=threads, quick=args.quick, torch=not args.no_torch,
+                           with_memory=not args.no_memory) or 0)
 
 
 # ---- history -----------------------------------------------------------------------------------

@@ -185,9 +185,13 @@ def save_experiment(
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:
-    """An experiment from a preset-style ``.json`` file or a trained ``.npz``; FileFormatError
-    (naming the file) for anything that is not one."""
+    """An experiment from a preset-style ``.json`` file, a trained ``.npz`` or an ``.onnx`` that
+    records its dataset; FileFormatError (naming the file) for anything that is not one."""
     path = Path(path)
+    if path.suffix.lower() == ".onnx":  # an exported (or foreign) ONNX network: nnbench.export
+        from nnbench.export import read_onnx_network
+
+        return _from_saved(read_onnx_network(path), path)
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # opening a FIFO would block
             raise FileFormatError(f"{path.name} is not a regular file")

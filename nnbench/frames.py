@@ -17,6 +17,7 @@ engine sends only new rows.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from multiprocessing import shared_memory
 
@@ -40,7 +41,7 @@ PREFIX = "nnbench_"
 def create(slot_bytes: int) -> shared_memory.SharedMemory:
     """A new segment with two slots of ``slot_bytes`` (the window calls this)."""
     slot_bytes = _round(max(slot_bytes, 4096))
-    name = f"{PREFIX}{secrets.token_hex(6)}"
+    name = f"{PREFIX}{os.getpid()}_{secrets.token_hex(4)}"  # the creator's pid: whose it is
     shm = shared_memory.SharedMemory(name=name, create=True, size=CONTROL + 2 * slot_bytes)
     np.ndarray(8, np.uint64, shm.buf)[:] = 0
     return shm

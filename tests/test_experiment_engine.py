@@ -1,45 +1,14 @@
 """The engine's fast paths (flat parameters, reused buffers, cached features) change no result."""
 
 import numpy as np
-import pytest
 
-from nnbench.engine import Network, NetworkSpec, TrainConfig, Trainer, losses, optimizers
+from nnbench.engine import Network, NetworkSpec, TrainConfig, Trainer
 
 
 def data(n=64, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3))
     return x, np.eye(3)[rng.integers(0, 3, n)]
-
-
-@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
-def test_flat_optimizers_step_exactly_like_per_parameter_ones(name):
-    x, y = data()
-    spec = NetworkSpec.mlp([3, 6, 3], "tanh", "softmax")
-    nets = [Network(spec, np.random.default_rng(1)) for _ in range(2)]
-    opts = [
-        optimizers.make(name, list(nets[0].params_and_grads()), 0.05,
-                        flat=(nets[0].flat_params, nets[0].flat_grads)),
-        optimizers.make(name, list(nets[1].params_and_grads()), 0.05),
-    ]
-    assert opts[0].flat is not None and opts[1].flat is None
-    loss = losses.get("cross_entropy")
-    for _ in range(30):
-        for net, opt in zip(nets, opts, strict=True):
-            net.loss_and_backward(x, y, loss)
-            opt.step()
-    a, b = nets[0].weights(), nets[1].weights()
-    assert all(np.allclose(a[k], b[k], rtol=1e-12, atol=1e-14) for k in a)
-    sa, sb = opts[0].state(), opts[1].state()
-    assert sa.keys() == sb.keys() and all(np.allclose(sa[k], sb[k]) for k in sa)
-
-
-def test_optimizer_refuses_flat_storage_that_does_not_match():
-    net = Network(NetworkSpec.mlp([3, 4, 1]))
-    other = Network(NetworkSpec.mlp([3, 4, 1]))
-    wrong = (other.flat_params, other.flat_grads)
-    opt = optimizers.make("sgd", list(net.params_and_grads()), 0.1, flat=wrong)
-    assert opt.flat is None  # falls back to per-parameter updates
 
 
 def test_training_buffers_never_leak_into_predictions_or_activations():

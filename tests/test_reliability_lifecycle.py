@@ -45,7 +45,9 @@ def children() -> list[int]:
 
 
 def segments() -> set[str]:
-    return {n for n in os.listdir("/dev/shm") if n.startswith("nnbench_")} if os.path.isdir("/dev/shm") else set()
+    """Shared-memory segments this process created and did not unlink (Linux: /dev/shm)."""
+    mine = f"nnbench_{os.getpid()}_"
+    return {n for n in os.listdir("/dev/shm") if n.startswith(mine)} if os.path.isdir("/dev/shm") else set()
 
 
 def os_threads() -> int:

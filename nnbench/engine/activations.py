@@ -1,8 +1,8 @@
-"""Activation functions: ``forward(z) -> a`` and ``backward(z, a, grad_a) -> grad_z``.
+"""Activation functions: ``forward(z) -> a`` and, in place, ``backward(z, a, grad, scratch)``.
 
-The ``*_into`` variants do the same maths in preallocated buffers for the training loop:
-``forward_into`` writes ``a`` into ``out``; ``backward_into`` turns ``grad`` into ``dL/dz`` in
-place, using ``scratch`` (same shape) as working space.
+``forward`` allocates its result (predictions, the gradient check); the training loop calls
+``forward_into``, which writes ``a`` into a reused buffer. ``backward`` turns ``grad = dL/da``
+into ``dL/dz`` in place, with ``scratch`` (same shape) as working space, and returns it.
 """
 
 from __future__ import annotations
@@ -14,20 +14,13 @@ class Activation:
     name: str = ""
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        return self.forward_into(z, np.empty_like(z))
 
     def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
-        np.copyto(out, self.forward(z))
-        return out
+        raise NotImplementedError
 
-    def backward_into(
-        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
-    ) -> np.ndarray:
-        np.copyto(grad, self.backward(z, a, grad))
-        return grad
+    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return self.name
@@ -36,28 +29,16 @@ class Activation:
 class Sigmoid(Activation):
     name = "sigmoid"
 
-    def forward(self, z: np.ndarray) -> np.ndarray:
-        # 0.5 * (1 + tanh(z / 2)) is the logistic function without exp overflow for large |z|.
-        a = np.multiply(z, 0.5)
-        np.tanh(a, out=a)
-        a += 1.0
-        a *= 0.5
-        return a
-
-    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """dL/dz = dL/da * a * (1 - a)"""
-        return grad * a * (1.0 - a)
-
     def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        # 0.5 * (1 + tanh(z / 2)) is the logistic function without exp overflow for large |z|.
         np.multiply(z, 0.5, out=out)
         np.tanh(out, out=out)
         out += 1.0
         out *= 0.5
         return out
 
-    def backward_into(
-        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
-    ) -> np.ndarray:
+    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """dL/dz = dL/da * a * (1 - a)"""
         np.subtract(1.0, a, out=scratch)
         scratch *= a
         grad *= scratch
@@ -67,19 +48,11 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     name = "tanh"
 
-    def forward(self, z: np.ndarray) -> np.ndarray:
-        return np.tanh(z)
-
-    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """dL/dz = dL/da * (1 - a^2)"""
-        return grad * (1.0 - a * a)
-
     def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         return np.tanh(z, out=out)
 
-    def backward_into(
-        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
-    ) -> np.ndarray:
+    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """dL/dz = dL/da * (1 - a^2)"""
         np.multiply(a, a, out=scratch)
         np.subtract(1.0, scratch, out=scratch)
         grad *= scratch
@@ -89,19 +62,11 @@ class Tanh(Activation):
 class ReLU(Activation):
     name = "relu"
 
-    def forward(self, z: np.ndarray) -> np.ndarray:
-        return np.maximum(z, 0.0)
-
-    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """dL/dz = dL/da * [z > 0]"""
-        return grad * (z > 0)
-
     def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         return np.maximum(z, 0.0, out=out)
 
-    def backward_into(
-        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
-    ) -> np.ndarray:
+    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """dL/dz = dL/da * [z > 0]"""
         np.greater(z, 0.0, out=scratch)
         grad *= scratch
         return grad
@@ -111,21 +76,13 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
     slope = 0.01
 
-    def forward(self, z: np.ndarray) -> np.ndarray:
-        return np.where(z > 0, z, z * self.slope)
-
-    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """dL/dz = dL/da * (1 if z > 0 else slope)"""
-        return np.where(z > 0, grad, grad * self.slope)
-
     def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         # max(z, slope z) is z above 0 and slope z below, for a slope under 1
         np.multiply(z, self.slope, out=out)
         return np.maximum(z, out, out=out)
 
-    def backward_into(
-        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
-    ) -> np.ndarray:
+    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """dL/dz = dL/da * (1 if z > 0 else slope)"""
         np.greater(z, 0.0, out=scratch)
         scratch *= 1.0 - self.slope
         scratch += self.slope
@@ -139,16 +96,11 @@ class Linear(Activation):
     def forward(self, z: np.ndarray) -> np.ndarray:
         return z
 
-    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """dL/dz = dL/da"""
-        return grad
-
     def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         return z  # a is z: no copy
 
-    def backward_into(
-        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
-    ) -> np.ndarray:
+    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """dL/dz = dL/da"""
         return grad
 
 
@@ -157,25 +109,14 @@ class Softmax(Activation):
 
     name = "softmax"
 
-    def forward(self, z: np.ndarray) -> np.ndarray:
-        e = z - z.max(axis=1, keepdims=True)
-        np.exp(e, out=e)
-        e /= e.sum(axis=1, keepdims=True)
-        return e
-
-    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """dL/dz = a * (dL/da - sum(dL/da * a)) row by row (the Jacobian-vector product)"""
-        return a * (grad - (grad * a).sum(axis=1, keepdims=True))
-
     def forward_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         np.subtract(z, z.max(axis=1, keepdims=True), out=out)
         np.exp(out, out=out)
         out /= out.sum(axis=1, keepdims=True)
         return out
 
-    def backward_into(
-        self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray
-    ) -> np.ndarray:
+    def backward(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """dL/dz = a * (dL/da - sum_k dL/da * a), row by row (the Jacobian-vector product)"""
         np.multiply(grad, a, out=scratch)
         grad -= scratch.sum(axis=1, keepdims=True)
         grad *= a

@@ -8,7 +8,8 @@ from nnbench.engine.losses import Loss
 from nnbench.engine.network import Network
 
 
-def numerical_gradients(net: Network, loss: Loss, x: np.ndarray, y: np.ndarray, h: float = 1e-6) -> dict[str, np.ndarray]:
+def numerical_gradients(net: Network, loss: Loss, x: np.ndarray, y: np.ndarray,
+                        h: float = 1e-6) -> dict[str, np.ndarray]:
     """dL/dp for every parameter by (L(p + h) - L(p - h)) / 2h, one entry at a time.
 
     This is the "numerical_gradient" of the from-scratch MNIST tutorial: two full forward

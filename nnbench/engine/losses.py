@@ -23,6 +23,12 @@ class Loss:
         """dL/da; written into ``out`` when given (the training loop's reused buffer)."""
         raise NotImplementedError
 
+    def value_and_grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray) -> float:
+        """The value, with dL/da written into ``out`` (one step of the training loop)."""
+        value = self.value(a, y)
+        self.grad(a, y, out=out)
+        return value
+
     def value_from_logits(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> float:
         return self.value(a, y)
 
@@ -48,6 +54,13 @@ class SumSquaredError(Loss):
         out *= 2.0
         return out
 
+    def value_and_grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray) -> float:
+        """L = sum((a - y)^2) and dL/da = 2 (a - y) into ``out``, with a - y computed once."""
+        d = np.subtract(a, y, out=out)
+        value = float(np.vdot(d, d))
+        d *= 2.0
+        return value
+
 
 class MeanSquaredError(Loss):
     """L = mean((a - y)^2) over every sample and output."""
@@ -63,6 +76,13 @@ class MeanSquaredError(Loss):
         out = np.subtract(a, y, out=out)
         out *= 2.0 / a.size
         return out
+
+    def value_and_grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray) -> float:
+        """L = mean((a - y)^2) and dL/da = 2 (a - y) / size into ``out``, a - y computed once."""
+        d = np.subtract(a, y, out=out)
+        value = float(np.vdot(d, d)) / d.size
+        d *= 2.0 / d.size
+        return value
 
 
 class BinaryCrossEntropy(Loss):

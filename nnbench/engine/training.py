@@ -16,7 +16,7 @@ import numpy as np
 
 from nnbench.engine import losses, optimizers
 from nnbench.engine.network import Network
-from nnbench.errors import IncompatibleError, SpecError, TrainingDiverged
+from nnbench.errors import IncompatibleError, NnbenchError, SpecError, TrainingDiverged
 
 GRADIENTS = ("backprop", "numerical")
 # Weight penalties, as in TensorFlow Playground: on the weights, not the biases. The objective
@@ -54,12 +54,14 @@ class TrainConfig:
         if self.loss not in losses.LOSSES:
             raise SpecError(f"unknown loss {self.loss!r}; known: {', '.join(losses.LOSSES)}")
         if self.optimizer not in optimizers.OPTIMIZERS:
-            raise SpecError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(optimizers.OPTIMIZERS)}")
+            known = ", ".join(optimizers.OPTIMIZERS)
+            raise SpecError(f"unknown optimizer {self.optimizer!r}; known: {known}")
         check_lr(self.lr)
         if not isinstance(self.momentum, (int, float)) or not 0.0 <= self.momentum < 1.0:
             raise SpecError(f"momentum must be in [0, 1), got {self.momentum}")
         if not isinstance(self.batch_size, int) or self.batch_size < 0:
-            raise SpecError(f"batch size must be a whole number >= 1 (or 0 for the whole set), got {self.batch_size}")
+            raise SpecError("batch size must be a whole number >= 1 (or 0 for the whole set), "
+                            f"got {self.batch_size}")
         if not isinstance(self.epochs, int) or self.epochs < 0:
             raise SpecError(f"epochs must be a whole number >= 0, got {self.epochs}")
         if not isinstance(self.seed, int) or self.seed < 0:
@@ -117,15 +119,24 @@ class Step(NamedTuple):
     epoch_end: bool  # this batch finished an epoch; the history has a new row
 
 
-# A batch loss this many times the best epoch loss so far counts as divergence: by then the
-# weights are astronomically large even when the loss is still finite.
+# A batch loss per row this many times the lowest loss per row of a block of batches so far
+# counts as divergence, from the second block on: by then the weights are astronomically large
+# even when the loss is still finite. A block holds at least BLOCK_ROWS rows (or ends with the
+# epoch), so that one lucky row of batch size 1 does not set the bar.
 EXPLODED = 1e6
+BLOCK_ROWS = 32
 
 HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
 class History:
     """Append-only per-epoch metrics in growing arrays.
+
+    ``train_loss`` is the epoch's batch losses (each measured before its update) put on the
+    scale of the whole training set: their row-weighted mean for the mean losses, their sum for
+    the sum of squared errors. ``test_loss`` is on the same scale (for the sum, the test set's
+    sum per row times the training set's rows), so the two curves compare for every loss and
+    batch size.
 
     A snapshot hands out ``column[:n]`` views without copying: rows below ``n`` are never
     written again, so the views stay valid while training goes on.
@@ -136,13 +147,26 @@ class History:
         self.n = 0
 
     def append(self, **row: float) -> None:
+        self.add(*(row.get(key, math.nan) for key in HISTORY_KEYS))
+
+    def add(self, epoch: float, train_loss: float, test_loss: float = math.nan,
+            train_acc: float = math.nan, test_acc: float = math.nan) -> None:
+        """One row, in HISTORY_KEYS order (what the training loop calls once per epoch)."""
         if self.n == self._data.shape[1]:
             grown = np.full((len(HISTORY_KEYS), 2 * self.n), np.nan)
             grown[:, : self.n] = self._data
             self._data = grown
-        for i, key in enumerate(HISTORY_KEYS):
-            self._data[i, self.n] = row.get(key, np.nan)
-        self.n += 1
+        d, n = self._data, self.n
+        d[0, n], d[1, n] = epoch, train_loss
+        # The rest is NaN already: write only what was measured (this runs at every step of a
+        # full-batch run, so it is kept cheap).
+        if test_loss == test_loss:
+            d[2, n] = test_loss
+        if train_acc == train_acc:
+            d[3, n] = train_acc
+        if test_acc == test_acc:
+            d[4, n] = test_acc
+        self.n = n + 1
 
     def column(self, key: str) -> np.ndarray:
         return self._data[HISTORY_KEYS.index(key), : self.n]
@@ -198,43 +222,51 @@ class Trainer:
         self.config = config
         self.loss = losses.get(config.loss)
         self.rng = np.random.default_rng(config.seed)
-        self.optimizer = optimizers.make(
-            config.optimizer, list(net.params_and_grads()), config.lr, config.momentum,
-            flat=(net.flat_params, net.flat_grads),
-        )
-        self.x_train, self.y_train = x_train, y_train.astype(net.dtype, copy=False)
+        self.optimizer = optimizers.make(config.optimizer, net.params_and_grads(), config.lr, config.momentum)
+        if len(x_train) == 0:
+            raise SpecError("the training set is empty")
+        if np.ndim(x_train) == 2 and np.ndim(y_train) == 2 and (
+                x_train.shape[1] != net.n_inputs or y_train.shape[1] != net.n_outputs):
+            raise IncompatibleError(
+                f"the network is {net.n_inputs} in / {net.n_outputs} out, the data "
+                f"{x_train.shape[1]} in / {y_train.shape[1]} out"
+            )
+        net.check_batch(x_train, y_train)
         same = x_test is None or x_test is x_train
+        if not same and y_test is not None and len(x_test):
+            try:
+                net.check_batch(x_test, y_test)
+            except NnbenchError as e:
+                raise type(e)(f"test set: {e}") from None
+        self.x_train, self.y_train = x_train, y_train.astype(net.dtype, copy=False)
         self.x_test = None if same else x_test
         self.y_test = None if same or y_test is None else y_test.astype(net.dtype, copy=False)
         self.x_scale = x_scale
         if classification is None:
             classification = config.loss in ("bce", "cross_entropy")
         self.classification = classification
-        if len(x_train) == 0:
-            raise SpecError("the training set is empty")
-        if x_train.shape[1] != net.n_inputs or y_train.shape[1] != net.n_outputs:
-            raise IncompatibleError(
-                f"the network is {net.n_inputs} in / {net.n_outputs} out, the data "
-                f"{x_train.shape[1]} in / {y_train.shape[1]} out"
-            )
         self.epoch = 0
         self.step_count = 0
         self.history = History()
-        # Weights at the start of this epoch, and at the start of the epoch with the lowest loss:
-        # what divergence falls back to.
-        self._epoch_start = net.flat_params.copy()
+        # What divergence falls back to: the weights at the start of the epoch after the one with
+        # the lowest loss (copied once that epoch's first batch has been checked), and the lowest
+        # batch loss per row so far (what "exploded" is measured against from the first batch).
         self._best = net.flat_params.copy()
-        self._best_loss = math.inf
-        self._best_epoch = 0
+        self._best_epoch, self._best_loss = 0, math.nan
+        self._lowest_epoch_loss = math.inf
+        self._save_next = True
+        self._lowest_row_loss = math.inf  # of a block, see BLOCK_ROWS
+        self._limit = math.inf  # a batch loss per row above this is divergence
         # Class of every training row, once, so a batch's accuracy is one comparison.
         self._labels = None
         if self.classification:
             y = self.y_train
-            self._labels = y[:, 0] > 0.5 if y.shape[1] == 1 else np.argmax(y, axis=1)
+            # a column for one output (compared with a > 0.5 as it is), a class index otherwise
+            self._labels = y > 0.5 if y.shape[1] == 1 else np.argmax(y, axis=1)
         self._features = None
-        if x_train.dtype != net.dtype or x_scale != 1.0:
+        if x_train.dtype != net.dtype or x_scale != 1.0 or not x_train.flags.c_contiguous:
             if len(x_train) * x_train.shape[1] * net.dtype.itemsize <= FEATURE_CACHE_BYTES:
-                self._features = self.features(x_train)
+                self._features = np.ascontiguousarray(self.features(x_train))
 
     @property
     def lr(self) -> float:
@@ -261,33 +293,37 @@ class Trainer:
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One gradient step on one batch; returns the batch loss before the update."""
-        if self.config.gradients == "numerical":
-            value = self.numerical_gradients(x, y)
-        else:
-            value = self.net.loss_and_backward(x, y, self.loss)
-        self.penalize()
-        self.optimizer.step()
+        value = self._gradients(x, y)
+        self._update()
         return value
+
+    def _gradients(self, x: np.ndarray, y: np.ndarray) -> float:
+        if self.config.gradients == "numerical":
+            return self.numerical_gradients(x, y)
+        return self.net.train_pass(x, y, self.loss)
+
+    def _update(self) -> None:
+        if self.config.regularization != "none":
+            self.penalize()
+        self.optimizer.step()
 
     def penalize(self) -> None:
         """Add the weight penalty's gradient to the weights' gradients (see REGULARIZATIONS)."""
         kind, rate = self.config.regularization, self.config.reg_rate
         if kind == "none" or rate == 0.0:
             return
-        for layer in self.net.layers:
-            if kind == "l2":
-                layer.dW += rate * layer.W
-            else:
-                layer.dW += rate * np.sign(layer.W)
+        for _, W, dW in self.net.params_and_grads().weights():
+            dW += rate * (W if kind == "l2" else np.sign(W))
 
     def penalty(self) -> float:
         """The weight penalty's value for the current weights (0 without regularization)."""
         kind, rate = self.config.regularization, self.config.reg_rate
         if kind == "none" or rate == 0.0:
             return 0.0
+        weights = self.net.params_and_grads().weights()
         if kind == "l2":
-            return 0.5 * rate * sum(float(np.sum(layer.W * layer.W)) for layer in self.net.layers)
-        return rate * sum(float(np.sum(np.abs(layer.W))) for layer in self.net.layers)
+            return 0.5 * rate * sum(float(np.vdot(W, W)) for _, W, _ in weights)
+        return rate * sum(float(np.sum(np.abs(W))) for _, W, _ in weights)
 
     def numerical_gradients(self, x: np.ndarray, y: np.ndarray) -> float:
         """Fill the gradients by central differences, as the from-scratch tutorial does:
@@ -304,21 +340,26 @@ class Trainer:
         grads = numerical_gradients(work, self.loss, x64, y64, h=NUMERICAL_H)
         for name, _, g in net.params_and_grads():
             g[...] = grads[name]
-        # One plain forward pass leaves the outputs where the accuracy looks for them.
-        value, _ = net.loss(x.astype(net.dtype, copy=False), y, self.loss)
-        return value
+        # One training forward pass leaves the outputs where the accuracy looks for them.
+        return net.train_loss(x, y, self.loss)
 
     def steps(self) -> Iterator[Step]:
-        """Train forever, one batch per ``next()``; raises TrainingDiverged on NaN/inf loss."""
+        """Train forever, one batch per ``next()``; raises TrainingDiverged when the loss becomes
+        NaN or infinite or explodes (checked before the batch's update, from the first batch)."""
         n = len(self.x_train)
+        net = self.net
+        sums = self.loss.name == "sse"  # a sum over rows, not a mean
+        seen = None
         while True:
-            bs = self.batch_size
-            full = bs >= n
-            order = None if full or not self.config.shuffle else self.rng.permutation(n)
-            cached = self._features
-            x_all = self.features(self.x_train) if full and cached is None else cached
-            np.copyto(self._epoch_start, self.net.flat_params)
+            if self.config is not seen:  # new settings (or the first epoch): what they imply
+                seen = self.config
+                bs = self.batch_size
+                full = bs >= n
+                cached = self._features
+                x_all = self.features(self.x_train) if full and cached is None else cached
+            order = None if full or not seen.shuffle else self.rng.permutation(n)
             total, correct_sum = 0.0, 0
+            block_total, block_rows = 0.0, 0
             labels = self._labels
             for start in range(0, n, bs):
                 if full:
@@ -328,43 +369,73 @@ class Trainer:
                     xb = cached[idx] if cached is not None else self.features(self.x_train[idx])
                     yb = self.y_train[idx]
                     lb = labels[idx] if labels is not None else None
-                value = self.train_step(xb, yb)
-                if not math.isfinite(value) or value > EXPLODED * max(self._best_loss, 1e-6):
+                rows = len(xb)
+                config = self.config
+                if config.gradients == "numerical":
+                    value = self.numerical_gradients(xb, yb)
+                else:
+                    value = net.train_pass(xb, yb, self.loss)
+                part = value if sums else value * rows  # this batch's share of the epoch's sum
+                if not part <= rows * self._limit:  # also catches NaN
                     self._diverged(value)
-                self.step_count += 1
-                total += value * len(xb)
-                if lb is not None:
-                    out = self.net.layers[-1].a
-                    pred = out[:, 0] > 0.5 if out.shape[1] == 1 else np.argmax(out, axis=1)
-                    correct_sum += int(np.count_nonzero(pred == lb))
                 last = start + bs >= n
+                block_total += part
+                block_rows += rows
+                if block_rows >= BLOCK_ROWS or last:
+                    if block_total < block_rows * self._lowest_row_loss:
+                        self._low_block(block_total / block_rows)
+                    block_total, block_rows = 0.0, 0
+                if self._save_next and start == 0:
+                    # These weights just gave a sound loss, after the best epoch so far.
+                    np.copyto(self._best, net.flat_params)
+                    self._best_epoch, self._best_loss = self.epoch, self._lowest_epoch_loss
+                    self._save_next = False
+                if config.regularization != "none":
+                    self.penalize()
+                self.optimizer.step()
+                self.step_count += 1
+                total += part
+                if lb is not None:
+                    out = net.layers[-1].a
+                    hit = np.equal(out > 0.5 if out.shape[1] == 1 else out.argmax(axis=1), lb)
+                    correct_sum += int(np.add.reduce(hit, axis=None))  # a count, for booleans
                 if last:
-                    self._end_epoch(total / n, correct_sum / n)
+                    self._end_epoch(total if sums else total / n, correct_sum / n)
                 yield Step(self.epoch, self.step_count, value, last)
 
+    def _low_block(self, row_loss: float) -> None:
+        """A block of batches ended with the lowest loss per row so far: the new bar."""
+        self._lowest_row_loss = row_loss
+        self._limit = EXPLODED * max(row_loss, 1e-6)
+
     def _end_epoch(self, train_loss: float, train_acc: float) -> None:
-        if train_loss <= self._best_loss:
-            self._best_loss, self._best_epoch = train_loss, self.epoch
-            np.copyto(self._best, self._epoch_start)
+        if train_loss <= self._lowest_epoch_loss:
+            self._lowest_epoch_loss = train_loss
+            self._save_next = True
         self.epoch += 1
-        row = {"epoch": self.epoch, "train_loss": train_loss}
-        if self.classification:
-            row["train_acc"] = train_acc
+        test_loss = test_acc = math.nan
         if self.x_test is not None and len(self.x_test):
-            row.update(self.evaluate(self.x_test, self.y_test, prefix="test_"))
-        self.history.append(**row)
+            test = self.evaluate(self.x_test, self.y_test)
+            test_loss, test_acc = test["loss"], test.get("acc", math.nan)
+            if self.loss.name == "sse":
+                test_loss *= len(self.x_train) / len(self.x_test)
+        self.history.add(self.epoch, train_loss, test_loss,
+                         train_acc if self.classification else math.nan, test_acc)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, prefix: str = "") -> dict[str, float]:
-        """Loss (and accuracy for classification) on any rows, in bounded chunks."""
-        total, correct, chunk = 0.0, 0.0, 4096
+        """Loss (and accuracy for classification) on any rows, in chunks through the training
+        buffers (so nothing large is allocated; call it from the thread that trains, between
+        steps); the sum of squared errors is the rows' sum."""
+        total, correct = 0.0, 0.0
+        chunk = min(max(self.batch_size, 64), 4096)
+        net, sums = self.net, self.loss.name == "sse"
         for i in range(0, len(x), chunk):
-            xb, yb = self.features(x[i : i + chunk]), y[i : i + chunk].astype(self.net.dtype, copy=False)
-            value, out = self.net.loss(xb, yb, self.loss)
-            # Sum losses scale with the rows; mean losses are averaged over the chunks.
-            total += value if self.loss.name == "sse" else value * len(xb)
+            xb, yb = self.features(x[i : i + chunk]), y[i : i + chunk].astype(net.dtype, copy=False)
+            value = net.train_loss(xb, yb, self.loss)
+            total += value if sums else value * len(xb)
             if self.classification:
-                correct += accuracy(out, yb) * len(xb)
-        result = {prefix + "loss": total if self.loss.name == "sse" else total / len(x)}
+                correct += accuracy(net.layers[-1].a, yb) * len(xb)
+        result = {prefix + "loss": total if sums else total / len(x)}
         if self.classification:
             result[prefix + "acc"] = correct / len(x)
         return result
@@ -372,11 +443,16 @@ class Trainer:
     def _diverged(self, value: float) -> None:
         np.copyto(self.net.flat_params, self._best)
         self.optimizer.reset()
+        self._save_next = False  # the restored weights are already saved
         what = "became infinite or NaN" if not math.isfinite(value) else f"exploded to {value:.3g}"
+        if self._best_epoch == 0:
+            restored = "the starting weights were restored"
+        else:
+            restored = (f"the weights after epoch {self._best_epoch}, where the loss was lowest "
+                        f"({self._best_loss:.4g}), were restored")
         raise TrainingDiverged(
             f"The loss {what} at epoch {self.epoch + 1} with learning rate {self.lr:g}: the steps "
-            f"overshoot. Training was paused and the weights from epoch {self._best_epoch}, where "
-            f"the loss was lowest ({self._best_loss:.4g}), were restored. Lower the learning "
+            f"overshoot. Training was paused and {restored}. Lower the learning "
             f"rate (try {self.lr / 10:g}) and continue.",
             self.epoch,
             self.step_count,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-NETWORK_FILTER = "nnbench experiment or network (*.npz *.json);;All files (*)"
+NETWORK_FILTER = "nnbench experiment or network (*.npz *.json *.onnx);;All files (*)"
 
 
 def ask_save_path(parent: QWidget, title: str, suggested: str, file_filter: str = NETWORK_FILTER) -> str | None:
@@ -12,6 +12,26 @@ def ask_save_path(parent: QWidget, title: str, suggested: str, file_filter: str 
     if path and not path.lower().endswith(".npz") and "npz" in file_filter.split(";;")[0]:
         path += ".npz"
     return path or None
+
+
+EXPORT_FILTERS = {
+    "onnx": "ONNX model (*.onnx)",
+    "torch": "PyTorch script, weights in a .weights.npz beside it (*.py)",
+    "numpy": "Plain NumPy script, weights in a .weights.npz beside it (*.py)",
+}
+
+
+def ask_export_path(parent: QWidget, suggested: str = "network.onnx") -> tuple[str, str] | None:
+    """Where to export the network and as what: (path, "onnx" | "torch" | "numpy"), or None."""
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export network as", suggested,
+                                               ";;".join(EXPORT_FILTERS.values()))
+    if not path:
+        return None
+    kind = next((k for k, f in EXPORT_FILTERS.items() if f == chosen), "onnx")
+    suffix = ".onnx" if kind == "onnx" else ".py"
+    if not path.lower().endswith(suffix):
+        path += suffix
+    return path, kind
 
 
 def ask_open_path(parent: QWidget, title: str, file_filter: str = NETWORK_FILTER) -> str | None:

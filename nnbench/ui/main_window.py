@@ -27,6 +27,7 @@ from nnbench.engine.training import TrainConfig
 from nnbench import presets, resources
 from nnbench.ui import dialogs
 from nnbench.ui.dataset_panel import DatasetPanel
+from nnbench.ui.exporter import Exporter
 from nnbench.ui.network_panel import NetworkPanel
 from nnbench.ui.network_view import NetworkView
 from nnbench.ui.plots_panel import PlotsPanel
@@ -50,6 +51,7 @@ class MainWindow(QMainWindow):
         self.plots_panel = PlotsPanel(self.session)
         self.network_view = NetworkView(self.session)
         self.history = StructureHistory(self.session, self)
+        self.exporter = Exporter(self.session, self)
         self.network_view.neuron_hovered.connect(self.plots_panel.show_neuron)
         self.network_view.neuron_hovered.connect(self.plots_panel.mnist_view.show_neuron)
 
@@ -190,6 +192,8 @@ class MainWindow(QMainWindow):
         self.save_action = file_menu.addAction("&Save Experiment…")
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
         self.save_action.setToolTip("Network, weights, optimizer state, history and dataset, in one .npz")
+        self.export_action = file_menu.addAction("&Export Network as…")
+        self.export_action.setToolTip("The network as ONNX, a PyTorch script or a plain NumPy script")
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         examples = file_menu.addMenu("&Examples")
@@ -204,6 +208,9 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.open_action.triggered.connect(self._on_open)
         self.save_action.triggered.connect(self._on_save)
+        self.export_action.triggered.connect(self._on_export)
+        self.exporter.finished.connect(self._on_message)
+        self.exporter.failed.connect(self._on_error)
         quit_action.triggered.connect(self.close)
 
     # --- slots ------------------------------------------------------------------------------
@@ -280,6 +287,12 @@ class MainWindow(QMainWindow):
             self.session.save(path, latest_only=self.latest_only_action.isChecked())
 
     @Slot()
+    def _on_export(self) -> None:
+        picked = dialogs.ask_export_path(self)
+        if picked:
+            self.exporter.start(*picked)
+
+    @Slot()
     def _on_open(self) -> None:
         path = dialogs.ask_open_path(self, "Open experiment or network")
         if path:
@@ -294,8 +307,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_file_done(self, path: str) -> None:
-        if path.startswith(str(resources.presets_dir())):
-            return  # examples have their own menu
+        if path.startswith(str(resources.presets_dir())) or self.exporter.owns(path):
+            return  # examples have their own menu; an export's snapshot is no file to reopen
         path = str(Path(path).resolve())
         recent = [path] + [p for p in self.recent_files() if p != path]
         QSettings().setValue("recent_files", recent[:MAX_RECENT])
@@ -313,4 +326,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.dataset_panel.shutdown()
         self.session.shutdown()
+        self.exporter.wait()
         super().closeEvent(event)

@@ -398,7 +398,7 @@ def install(window) -> None:
     window.latest_only_action.setCheckable(True)
     window.latest_only_action.setToolTip("Keep files small: each run's last checkpoint only")
     file_menu.insertAction(before, window.latest_only_action)
-    export = QMenu("E&xport", file_menu)
+    export = QMenu("Export Plots and &History", file_menu)
     file_menu.insertMenu(before, export)
     window.export_menu = export
     targets = (("Loss Plot…", "loss", lambda: plots.loss_plot.getPlotItem()),

@@ -1,0 +1,81 @@
+"""Cold start: from launching the app to its first painted window, and to the engine answering.
+
+    QT_QPA_PLATFORM=xcb DISPLAY=:99 python benchmarks/bench_startup.py [--runs 5]
+
+Each run starts a fresh interpreter that opens the window as ``nnbench`` does and reports when
+the main window is first painted and when the engine process has answered its first command.
+The first run after an install is slower (cold file cache); the table gives every run, then the
+median of the warm ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+CHILD = r"""
+import sys, time
+t0 = float(sys.argv[1])
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+from nnbench.ui.app import configure_pyqtgraph
+from nnbench.ui.main_window import MainWindow
+
+app = QApplication(sys.argv[:1])
+configure_pyqtgraph()
+window = MainWindow()
+marks = {}
+
+class Painted(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint and "paint" not in marks:
+            marks["paint"] = time.time() - t0
+        return False
+
+f = Painted()
+window.installEventFilter(f)
+window.session.engine_ready.connect(lambda _: marks.setdefault("engine", time.time() - t0))
+window.session.spec_changed.connect(lambda _: marks.setdefault("network", time.time() - t0))
+window.show()
+window.start_default()
+
+def check():
+    if len(marks) == 3:
+        print(f"{marks['paint']:.3f} {marks['engine']:.3f} {marks['network']:.3f}", flush=True)
+        window.close()
+        app.quit()
+
+timer = QTimer()
+timer.timeout.connect(check)
+timer.start(5)
+app.exec()
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    env = dict(os.environ)
+    rows = []
+    for i in range(args.runs):
+        out = subprocess.run([sys.executable, "-c", CHILD, repr(time.time())], capture_output=True, text=True,
+                             env=env, timeout=120)
+        if out.returncode != 0:
+            print(out.stderr)
+            return 1
+        paint, engine, network = map(float, out.stdout.split())
+        rows.append((paint, engine, network))
+        print(f"run {i + 1}: first paint {paint:.2f} s, engine answering {engine:.2f} s, "
+              f"default network shown {network:.2f} s")
+    warm = sorted(rows[1:] or rows)
+    mid = warm[len(warm) // 2]
+    print(f"median of the warm runs: first paint {mid[0]:.2f} s, engine {mid[1]:.2f} s, network {mid[2]:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
