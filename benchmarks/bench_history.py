@@ -139,13 +139,16 @@ def redraw(rounds: int) -> None:
     timeline = window.timeline
     run_until(lambda: len(timeline.epochs) > 10)
     times, stages = [], []
+    shown = [0]
+    timeline.shown.connect(lambda _e: shown.__setitem__(0, shown[0] + 1))
+    run_until(lambda: not s.busy)
     for i in range(rounds):
         timeline._seen_cache.clear()  # every move asks the engine: the first visit's cost
         for epoch in timeline.epochs:
-            drawn = window.plots_panel.frames_drawn
+            before = shown[0]
             t0 = time.perf_counter()
             timeline.show_epoch(epoch)
-            run_until(lambda d=drawn: window.plots_panel.frames_drawn > d, timeout=10)
+            run_until(lambda b=before: shown[0] > b, timeout=10)
             times.append(time.perf_counter() - t0)
             t = timeline.timing
             stages.append((t["answered"] - t["asked"], t["evaluated"] - t["answered"],
