@@ -50,6 +50,7 @@ def main(out: str) -> None:
     wait(app, lambda: not s.busy)
     s.set_features(("x1", "x2", "sin(x1)", "sin(x2)"))
     s.set_config(optimizer="adam", lr=0.01, batch_size=16, epochs=EPOCHS)
+    window.runs_action.trigger()  # show the runs list
     window.resizeDocks([window.runs_dock], [470], Qt.Orientation.Horizontal)
     wait(app, lambda: not s.busy)
     s.train()

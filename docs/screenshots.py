@@ -6,9 +6,11 @@
 * ``screenshot-mnist.png`` (with ``NNBENCH_MNIST_DIR`` set to a folder of MNIST files): a
   784-64-10 net after 3 epochs, a first-layer neuron hovered so its weights show large;
 * ``screenshot-diagram.png``: a 3-hidden-layer net training on the spiral with four input
-  features on, a hidden neuron hovered so the plots panel shows it large.
+  features on, a hidden neuron hovered so the plots panel shows it large;
+* ``screenshot-1024x700.png`` and ``screenshot-1280x800.png``: the default experiment trained a
+  little, at the smallest size the window is made for and at its default size.
 
-    Xvfb :99 -screen 0 1400x900x24 &
+    Xvfb :99 -screen 0 1600x1000x24 &
     DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots.py docs
 """
 
@@ -22,10 +24,9 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
-
-from nnbench.engine import LayerSpec
 from threadpoolctl import threadpool_limits
 
+from nnbench.engine import LayerSpec
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
 
@@ -38,9 +39,10 @@ def wait(app: QApplication, condition, timeout: float = 30.0) -> None:
         app.processEvents()
 
 
-def open_window(app: QApplication) -> MainWindow:
+def open_window(app: QApplication, size: tuple[int, int] = (1400, 900)) -> MainWindow:
     window = MainWindow()
-    window.resize(1400, 900)
+    window.ask_before_losing_work = False  # a script: nothing to save
+    window.resize(*size)
     window.show()
     return window
 
@@ -52,9 +54,11 @@ def shoot(app: QApplication, window: MainWindow, out: str, settle: float = 1.0) 
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(out):
         raise OSError(f"could not write {out}")
-    trainer = window.session.worker.trainer
-    acc = trainer.history.last("test_acc")
-    print(f"{out}: epoch {trainer.epoch}" + (f", test acc {acc:.3f}" if acc == acc else ""))  # NaN: no test set
+    frame = window.session.last_frame
+    history = frame.snapshot.history if frame is not None else {"test_acc": []}
+    acc = float(history["test_acc"][-1]) if len(history["test_acc"]) else float("nan")
+    tail = f", test acc {acc:.3f}" if acc == acc else ""  # NaN: no test set
+    print(f"{out}: epoch {window.session.epoch}{tail}")  # noqa: T201 (a script that reports what it made)
     close(app, window)
 
 
@@ -63,8 +67,8 @@ def close(app: QApplication, window: MainWindow) -> None:
     wait(app, lambda: not window.session.thread.isRunning())
 
 
-def xor(app: QApplication, out: str) -> None:
-    window = open_window(app)
+def xor(app: QApplication, out: str, size: tuple[int, int] = (1400, 900)) -> None:
+    window = open_window(app, size)
     s = window.session
     window.start_default()
     wait(app, lambda: s.dataset is not None and not s.busy)
@@ -72,7 +76,7 @@ def xor(app: QApplication, out: str) -> None:
     wait(app, lambda: not s.busy)
     s.train()
     wait(app, lambda: s.running)
-    wait(app, lambda: s.worker.trainer.epoch >= 150)
+    wait(app, lambda: s.epoch >= 150)
     s.pause()
     wait(app, lambda: not s.running)
     shoot(app, window, out)
@@ -82,7 +86,8 @@ def perceptron(app: QApplication, out: str) -> None:
     window = open_window(app)
     s = window.session
     window.open_example("perceptron")
-    wait(app, lambda: s.dataset is not None and s.dataset.name.lower().startswith("perceptron") and not s.busy)
+    wait(app, lambda: s.dataset is not None and s.dataset.name.lower().startswith("perceptron")
+         and not s.busy)
     s.train()
     wait(app, lambda: s.running)
     wait(app, lambda: not s.running, 120)  # the preset stops itself at epoch 10,000
@@ -122,7 +127,7 @@ def mnist(app: QApplication, out: str, folder: str) -> None:
     wait(app, lambda: not s.busy)
     for _ in range(3):
         s.step()
-    wait(app, lambda: s.worker.trainer.epoch >= 3 and not s.running, 120)
+    wait(app, lambda: s.epoch >= 3 and not s.running, 120)
     hover(window, 1, 4)
     shoot(app, window, out)
 
@@ -154,6 +159,8 @@ def main(folder: str) -> None:
     threadpool_limits(limits=1, user_api="blas")
     configure_pyqtgraph()
     xor(app, str(Path(folder) / "screenshot-xor.png"))
+    for size in ((1024, 700), (1280, 800)):
+        xor(app, str(Path(folder) / f"screenshot-{size[0]}x{size[1]}.png"), size)
     perceptron(app, str(Path(folder) / "screenshot-perceptron.png"))
     curve(app, str(Path(folder) / "screenshot-curve.png"))
     spiral(app, str(Path(folder) / "screenshot-diagram.png"))

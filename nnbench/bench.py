@@ -211,7 +211,7 @@ class Bench:
                 and prev.n_outputs == ds.n_outputs and prev.task == ds.task):
             output, loss = old.output, config.loss
         features = c.features if ds.n_features == 2 else None
-        init = old.init if old is not None else "xavier"
+        init = c.init or (old.init if old is not None else "xavier")
         spec = NetworkSpec(ds.n_features, (*hidden, output), init, dtype_for(ds), features)
         config = config.replace(loss=loss, batch_size=default_batch(ds, config.batch_size))
         seed = c.net_seed if c.net_seed is not None else (self.meta.net_seed if self.meta is not None else 0)
@@ -430,7 +430,7 @@ class Bench:
         except TrainingDiverged as e:
             self._steps = None
             self.running, self._to_step = False, 0
-            return [cmd.Stopped("diverged", str(e))]
+            return [cmd.Stopped("diverged", str(e), e.restored_epoch, e.restored_loss, e.lr)]
         finally:
             self.runs.add_seconds(clock() - now)
         if self.speed > 0:

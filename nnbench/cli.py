@@ -238,7 +238,7 @@ def _mnist_source(source: dict[str, Any], args: argparse.Namespace, out: TextIO)
         if not have_test:
             mirror = args.mnist_mirror or mnist.DEFAULT_MIRROR
             print(f"MNIST is not in {cache}; downloading from {mirror}", file=out)
-            mnist.download_mnist(cache, mirror=mirror)
+            mnist.download_mnist(cache, mirror=mirror, progress=_DownloadProgress(sys.stderr))
     return source
 
 
@@ -406,6 +406,39 @@ class _Progress:
 
     def clear(self) -> None:
         self.stream.write("\r\x1b[K")
+        self.stream.flush()
+
+
+class _DownloadProgress:
+    """Download progress on stderr: one line redrawn on a terminal (10 times a second at most),
+    otherwise a line when a file starts, every 5 s and when it is complete."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.tty = stream, _is_tty(stream)
+        self.name: str | None = None
+        self.started = self.last = 0.0
+
+    def __call__(self, name: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        first, complete = name != self.name, total is not None and done >= total
+        if first:
+            self.name, self.started, self.last = name, now, 0.0
+        if not (first or complete or now - self.last >= (0.1 if self.tty else 5.0)):
+            return
+        self.last = now
+        if not total:
+            size = f"{done:,} B"
+        elif total < 1e6:
+            size = f"{done:,} of {total:,} B"
+        else:
+            size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB ({done / total:.0%})"
+        elapsed = now - self.started
+        rate = f", {done / elapsed / 1e3:.1f} kB/s" if elapsed >= 1 else ""
+        line = f"  {name}: {size}, {elapsed:.0f} s{rate}"
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line + ("\n" if complete else ""))
+        else:
+            self.stream.write(line + "\n")
         self.stream.flush()
 
 

@@ -130,6 +130,7 @@ class SwitchData:
     features: tuple[str, ...] | None = None
     config: TrainConfig | None = None  # None: the settings in use
     net_seed: int | None = None
+    init: str | None = None  # the weights' initialiser; None: the one in use
 
 
 @dataclass(frozen=True)
@@ -302,10 +303,15 @@ class SetCheckpointBudget:
 
 @dataclass(frozen=True)
 class Stopped:
-    """Training stopped by itself; ``reason`` is "limit" (the epoch limit), "step" or "diverged"."""
+    """Training stopped by itself; ``reason`` is "limit" (the epoch limit), "step" or "diverged".
+    After divergence, ``epoch`` and ``loss`` are those of the restored weights and ``lr`` the rate
+    that overshot."""
 
     reason: str
     text: str = ""
+    epoch: int = -1
+    loss: float = float("nan")
+    lr: float = float("nan")
 
 
 COMMANDS = (SwitchData, Restructure, SetConfig, SetParam, Reset, Load, Save, Predict, Play, Pause, Step,

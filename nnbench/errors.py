@@ -24,7 +24,11 @@ class DownloadError(NnbenchError):
 class TrainingDiverged(NnbenchError):
     """The loss became NaN or infinite; the trainer has restored the last finite weights."""
 
-    def __init__(self, message: str, epoch: int, step: int) -> None:
+    def __init__(self, message: str, epoch: int, step: int, *, restored_epoch: int = 0,
+                 restored_loss: float = float("nan"), lr: float = float("nan")) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.step = step
+        self.restored_epoch = restored_epoch  # the epoch whose weights are back (0: the start)
+        self.restored_loss = restored_loss  # its training loss (NaN for the start)
+        self.lr = lr  # the learning rate that overshot

@@ -62,6 +62,9 @@ def serve(conn: Any, segment: str, blas_threads: int = 1) -> None:
                         dirty = True
                     if not conn.poll(0):
                         break
+            if bench.active and not was_active:  # reported even if it ends within this slice
+                was_active = True
+                conn.send(("running", True))
             for stop in bench.advance(SLICE):
                 dirty = True
                 conn.send(("stopped", stop))

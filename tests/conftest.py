@@ -35,3 +35,19 @@ def fresh_settings():
         return
     QSettings().clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def unsaved_work_is_discarded(monkeypatch):
+    """Closing or replacing a trained window asks Save / Discard / Cancel; a test that does not
+    answer itself discards (a real message box would wait for a click). Tests of the question
+    patch ``dialogs.ask_unsaved`` themselves."""
+    try:
+        from nnbench.ui import dialogs
+    except ImportError:  # the engine and data tests run without Qt
+        yield
+        return
+    asked: list[str] = []
+    monkeypatch.setattr(dialogs, "ask_unsaved", lambda parent, what: asked.append(what) or "discard",
+                        raising=False)
+    yield asked

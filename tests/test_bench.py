@@ -121,13 +121,19 @@ def test_speed_limits_batches_per_second():
         bench.apply(cmd.SetSpeed(-1))
 
 
-def test_divergence_is_an_answer_and_training_stops():
+def test_divergence_is_an_answer_and_training_rewinds_to_the_restored_weights():
     bench = Bench.from_experiment(presets.load_preset("regression-curve"))
-    bench.apply(cmd.SetConfig({"lr": 500.0}))
+    train(bench, 30)
+    bench.apply(cmd.SetConfig({"lr": 40.0}))
     bench.apply(cmd.Play())
     stopped = bench.run_until_stopped()
     assert stopped and stopped[0].reason == "diverged" and "learning rate" in stopped[0].text
+    s = stopped[0]
     assert not bench.running and np.all(np.isfinite(bench.net.flat_params))
+    # The counter and the curves are those of the restored network, not of the blow-up.
+    assert 30 <= s.epoch == bench.epoch == bench.trainer.history.n and s.lr == 40.0
+    losses = bench.trainer.history.column("train_loss")
+    assert np.all(np.isfinite(losses)) and losses[-1] == s.loss
 
 
 def test_frames_carry_only_new_history_rows_to_a_reader_that_has_the_rest():

@@ -182,10 +182,10 @@ def test_live_frames_colour_connections_and_fill_heatmaps(qtbot, bench):
         s.set_hidden((LayerSpec(8, "tanh"), LayerSpec(6, "relu"), LayerSpec(4, "sigmoid")))
     s.train()
     qtbot.waitUntil(lambda: bool(view.weights) and view.weights["layer0.W"].shape == (2, 8)
-                    and not view.neuron(3, 0).heat.pixmap().isNull(), timeout=10_000)
+                    and view.has_picture(view.neuron(3, 0)), timeout=10_000)
     s.pause()
     qtbot.waitUntil(lambda: not s.running, timeout=10_000)
-    assert all(not n.heat.pixmap().isNull() for col in view.columns[1:] for n in col)
+    assert all(view.has_picture(n) for col in view.columns[1:] for n in col)
     W = view.weights["layer0.W"]
     for e in view.edges[0]:
         sign = e.level // 8
@@ -313,7 +313,7 @@ def test_clicking_input_features_switches_them_and_keeps_weights(qtbot, bench):
     settled(qtbot, window)
     assert set(view.feature_nodes) == {"x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"}
     assert [n.feature for n in view.columns[0]] == ["x1", "x2"]
-    assert all(not n.heat.pixmap().isNull() for n in view.feature_nodes.values())  # each over the plane
+    assert all(view.has_picture(n) for n in view.feature_nodes.values())  # each over the plane
     rows = first_layer_rows(qtbot, s)
     deeper = engine_net(qtbot, s).layers[1].W.copy()
 
@@ -333,8 +333,10 @@ def test_clicking_input_features_switches_them_and_keeps_weights(qtbot, bench):
     after = first_layer_rows(qtbot, s)
     assert np.array_equal(after["x2"], rows["x2"]) and np.array_equal(after["x1^2"], now["x1^2"])
     x = np.array([[0.3, -0.7]])
-    h = np.tanh(np.array([[-0.7, 0.09]]) @ engine_net(qtbot, s).layers[0].W + engine_net(qtbot, s).layers[0].b)
-    np.testing.assert_allclose(engine_net(qtbot, s).activations(x)[0], h)  # x2 and x1² feed layer 1
+    net = engine_net(qtbot, s)
+    first = net.layers[0]
+    h = np.tanh(np.array([[-0.7, 0.09]]) @ first.W + first.b)
+    np.testing.assert_allclose(net.activations(x)[0], h)  # x2 and x1² feed layer 1
 
     # The last feature on stays on.
     click(qtbot, view, view.feature_nodes["x2"], s.spec_changed)
@@ -525,7 +527,7 @@ def test_one_dimensional_data_shows_each_neurons_curve(qtbot, bench):
     assert s.dataset.n_features == 1 and not view.feature_nodes
     s.step()
     qtbot.waitUntil(lambda: plots._last_frame is not None and bool(view._outputs), timeout=10_000)
-    assert all(not n.heat.pixmap().isNull() for col in view.columns for n in col)  # inputs too
+    assert all(view.has_picture(n) for col in view.columns for n in col)  # inputs too
     values = view.neuron_output(1, 2)
     assert values.shape == (s.view.res,)
     np.testing.assert_array_equal(values, plots._last_frame.grid_hidden[0][:, 2])

@@ -31,6 +31,8 @@ def trained_window(qtbot, epochs: int = 30) -> MainWindow:
     window.train_action.trigger()
     qtbot.waitUntil(lambda: s.epoch >= epochs and not s.running, timeout=60_000)
     qtbot.waitUntil(lambda: epochs in window.timeline.epochs, timeout=WAIT)
+    window.runs_action.trigger()  # the Runs button shows the runs list
+    assert window.runs_dock.isVisible()
     return window
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import numpy as np
 
 from nnbench.data.arrays import class_targets
 from nnbench.data.dataset import Dataset
-from nnbench.data.download import DownloadCancelled, Progress, fetch, file_matches
+from nnbench.data.download import DEADLINE, DownloadCancelled, Progress, fetch, file_matches
 from nnbench.data.idx import MAX_BYTES, read_idx
 from nnbench.errors import DownloadError, FileFormatError, SpecError
 from nnbench.npyread import read_npz
@@ -253,12 +254,16 @@ def download_mnist(
     files: Sequence[str] = FILES,
     checksums: dict[str, str] | None = None,
     timeout: float = 30.0,
+    deadline: float = DEADLINE,
 ) -> Path:
     """Download the MNIST files into ``cache_dir`` (default ``default_cache_dir()``); returns it.
 
     Files already there with the right checksum are skipped (reported as complete).
-    ``progress(file, done, total)`` follows each chunk; ``cancel()`` is asked between chunks.
+    ``progress(file, done, total)`` follows each block; ``cancel()`` is asked every 50 ms.
+    The server must answer within ``timeout`` s and keep sending (see ``fetch``); all the
+    files together must arrive within ``deadline`` s.
     """
+    ends_at = time.monotonic() + deadline
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     table = CHECKSUMS if checksums is None else checksums
     unknown = [f for f in files if f not in table]
@@ -275,16 +280,24 @@ def download_mnist(
                 size = dest.stat().st_size
                 progress(name, size, size)
             continue
-        dest.unlink(missing_ok=True)  # a corrupt cached copy must not outlive a failed retry
         if cancel is not None and cancel():
             raise DownloadCancelled(f"download of {name} cancelled")
-        fetch(
-            mirror.rstrip("/") + "/" + name,
-            dest,
-            table[name],
-            progress,
-            cancel,
-            timeout,
-            MAX_DOWNLOAD,
-        )
+        try:
+            fetch(
+                mirror.rstrip("/") + "/" + name,
+                dest,
+                table[name],
+                progress,
+                cancel,
+                timeout,
+                MAX_DOWNLOAD,
+                deadline=deadline,
+                ends_at=ends_at,
+            )
+        except DownloadError:
+            # A corrupt cached copy must not outlive a failed retry; a good one that another
+            # download put there meanwhile stays.
+            if dest.exists() and not file_matches(dest, table[name]):
+                dest.unlink(missing_ok=True)
+            raise
     return directory

@@ -168,6 +168,10 @@ class History:
             d[4, n] = test_acc
         self.n = n + 1
 
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` rows (a rewind after divergence); later rows are written anew."""
+        self.n = max(0, min(self.n, int(n)))
+
     def column(self, key: str) -> np.ndarray:
         return self._data[HISTORY_KEYS.index(key), : self.n]
 
@@ -445,17 +449,25 @@ class Trainer:
         self.optimizer.reset()
         self._save_next = False  # the restored weights are already saved
         what = "became infinite or NaN" if not math.isfinite(value) else f"exploded to {value:.3g}"
+        diverged_at = self.epoch + 1
+        # Rewind to the epoch whose weights came back: the epochs after it describe weights that
+        # are gone, so the counter, the curves and the status all show the restored network.
+        self.history.truncate(self.history.n - (self.epoch - self._best_epoch))
+        self.epoch = self._best_epoch
         if self._best_epoch == 0:
             restored = "the starting weights were restored"
         else:
             restored = (f"the weights after epoch {self._best_epoch}, where the loss was lowest "
                         f"({self._best_loss:.4g}), were restored")
         raise TrainingDiverged(
-            f"The loss {what} at epoch {self.epoch + 1} with learning rate {self.lr:g}: the steps "
+            f"The loss {what} at epoch {diverged_at} with learning rate {self.lr:g}: the steps "
             f"overshoot. Training was paused and {restored}. Lower the learning "
             f"rate (try {self.lr / 10:g}) and continue.",
             self.epoch,
             self.step_count,
+            restored_epoch=self._best_epoch,
+            restored_loss=self._best_loss,
+            lr=self.lr,
         )
 
     def run(self, epochs: int) -> History:

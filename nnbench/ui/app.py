@@ -33,7 +33,7 @@ def main(path: str | None = None) -> int:
     app.aboutToQuit.connect(window.session.shutdown)
     window.show()
     if path:
-        window.session.load(path)
+        window.load(path)
     else:
         window.start_default()
     return app.exec()

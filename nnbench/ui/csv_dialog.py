@@ -6,7 +6,7 @@ line and column) in the dialog, and nothing else changes.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -44,9 +44,11 @@ class CsvDialog(QDialog):
         self.dataset: Dataset | None = None
         self.loader = Loader(self)
 
+        # Type a path and press Enter, or choose one: Enter reads the typed file (it used to
+        # fall through to "Use this data" and import the previous file again).
         self.path_edit = QLineEdit()
-        self.path_edit.setReadOnly(True)
-        self.path_edit.setPlaceholderText("choose a CSV file")
+        self.path_edit.setPlaceholderText("type a path and press Enter, or choose a file")
+        self.path_edit.installEventFilter(self)
         self.browse = QPushButton("Choose file…")
         self.preview = QTableWidget()
         self.preview.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -83,6 +85,7 @@ class CsvDialog(QDialog):
         self.resize(640, 560)
 
         self.browse.clicked.connect(self._on_browse)
+        self.path_edit.textEdited.connect(self._on_path_edited)
         self.target.currentIndexChanged.connect(self._on_target_changed)
         self.buttons.accepted.connect(self._on_use)
         self.buttons.rejected.connect(self.reject)
@@ -90,11 +93,37 @@ class CsvDialog(QDialog):
         self.loader.failed.connect(self._on_failed)
         self.loader.busy_changed.connect(self._on_busy)
 
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        if obj is self.path_edit and event.type() == QEvent.Type.KeyPress \
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            text = self.path_edit.text().strip()
+            if text and not self.loader.busy:
+                self.open_file(text)
+            return True  # never the dialog's default button
+        return super().eventFilter(obj, event)
+
+    @Slot(str)
+    def _on_path_edited(self, text: str) -> None:
+        loaded = str(self.table.path) if self.table is not None else ""
+        if text.strip() != loaded:
+            self.use_button.setEnabled(False)
+            self._say("Press Enter to read this file")
+        else:
+            self.use_button.setEnabled(self.table is not None and not self.loader.busy)
+
     # --- what the panel and tests call ------------------------------------------------------
     def open_file(self, path: str) -> None:
-        """Read ``path`` for the preview (off the GUI thread)."""
+        """Read ``path`` for the preview (off the GUI thread); the old preview goes at once, so a
+        file that cannot be read never shows another file's rows."""
         self.path_edit.setText(path)
         self.table = None
+        self.preview.clear()
+        self.preview.setRowCount(0)
+        self.preview.setColumnCount(0)
+        self.features.clear()
+        self.target.blockSignals(True)
+        self.target.clear()
+        self.target.blockSignals(False)
         self.use_button.setEnabled(False)
         self._say(f"Reading {path}…")
         self.loader.start(lambda progress, cancel: read_csv_table(path))
@@ -103,11 +132,13 @@ class CsvDialog(QDialog):
         self.target.setCurrentText(target)
         for i in range(self.features.count()):
             item = self.features.item(i)
-            item.setCheckState(Qt.CheckState.Checked if item.text() in features else Qt.CheckState.Unchecked)
+            if item.flags() & Qt.ItemFlag.ItemIsUserCheckable:
+                on = _column(item) in features
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
 
     def chosen_features(self) -> list[str]:
         return [
-            self.features.item(i).text()
+            _column(self.features.item(i))
             for i in range(self.features.count())
             if self.features.item(i).checkState() == Qt.CheckState.Checked
             and not self.features.item(i).isHidden()
@@ -159,7 +190,7 @@ class CsvDialog(QDialog):
         target = self.target.currentText()
         for i in range(self.features.count()):
             item = self.features.item(i)
-            item.setHidden(item.text() == target)
+            item.setHidden(_column(item) == target)
         if self.table is not None and target:
             guess = infer_task(self.table, target)
             self.task.setItemText(0, f"Inferred ({guess})")
@@ -190,12 +221,21 @@ class CsvDialog(QDialog):
                 self.preview.setItem(i, j, QTableWidgetItem(cell))
         self.preview.resizeColumnsToContents()
         self.features.clear()
+        text_columns = []
         for c in table.columns:
-            item = QListWidgetItem(c)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            # text columns start unchecked: a feature must be numbers
+            # A feature must be numbers: a text column says so and cannot be ticked (it can
+            # still be the target: class names).
             numeric = is_numeric_column(table, c, PREVIEW_ROWS)
-            item.setCheckState(Qt.CheckState.Checked if numeric else Qt.CheckState.Unchecked)
+            item = QListWidgetItem(c if numeric else f"{c} (text: not a feature)")
+            item.setData(Qt.ItemDataRole.UserRole, c)
+            if numeric:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked)
+            else:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable & ~Qt.ItemFlag.ItemIsEnabled)
+                item.setCheckState(Qt.CheckState.Unchecked)
+                item.setToolTip("This column holds text: it can be the target, not a feature")
+                text_columns.append(c)
             self.features.addItem(item)
         self.target.blockSignals(True)
         self.target.clear()
@@ -204,8 +244,15 @@ class CsvDialog(QDialog):
         self.target.blockSignals(False)
         self._on_target_changed()
         more = f" (first {PREVIEW_ROWS} shown)" if len(table.rows) > PREVIEW_ROWS else ""
+        texts = f" Text column(s) {', '.join(text_columns)}: not features." if text_columns else ""
         self._say(
             f"{len(table.rows)} rows, {len(table.columns)} columns{more}. "
-            "Row numbers are the file's line numbers."
+            f"Row numbers are the file's line numbers.{texts}"
         )
         self.use_button.setEnabled(True)
+
+
+def _column(item: QListWidgetItem) -> str:
+    """The column an entry of the feature list stands for (its text may say more)."""
+    name = item.data(Qt.ItemDataRole.UserRole)
+    return name if isinstance(name, str) else item.text()

@@ -3,6 +3,8 @@ or bring your own data (a CSV file, MNIST downloaded or from local files)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
@@ -61,6 +63,13 @@ class DatasetPanel(QWidget):
             model.item(self.combo.count() - 1).setEnabled(False)
             for kind, name, title in entries:
                 self.combo.addItem(f"  {title}", f"{kind}:{name}")
+        # Your own data (a CSV file, MNIST) gets an entry once opened: the box never goes blank,
+        # and the data can be chosen again without importing it again.
+        self.own: dict[str, Dataset] = {}  # by "own:csv" / "own:mnist": the last of each kind
+        # Asked before the network in use is replaced (the window asks Save / Discard / Cancel).
+        self.confirm_replace: Callable[[], bool] = lambda: True
+        self._mnist_then: Callable[[Dataset], None] | None = None
+        self._shown = -1  # the combo entry of the dataset in use
         self.points = QSpinBox()
         self.points.setRange(8, 100_000)
         self.points.setSingleStep(50)
@@ -112,8 +121,8 @@ class DatasetPanel(QWidget):
 
         self.combo.currentIndexChanged.connect(self._on_choice)
         self.regenerate.clicked.connect(self._on_regenerate)
-        self.csv_button.clicked.connect(self.open_csv_dialog)
-        self.mnist_button.clicked.connect(self.open_mnist_dialog)
+        self.csv_button.clicked.connect(lambda: self.open_csv_dialog())
+        self.mnist_button.clicked.connect(lambda: self.open_mnist_dialog())
         session.dataset_changed.connect(self._on_dataset_changed)
 
     def select(self, kind: str, name: str) -> None:
@@ -128,19 +137,44 @@ class DatasetPanel(QWidget):
         """Show the CSV import dialog (window-modal, not blocking); it asks for a file first."""
         if self.csv_dialog is None:
             self.csv_dialog = CsvDialog(self)
-            self.csv_dialog.dataset_ready.connect(self.session.set_dataset)
+            self.csv_dialog.dataset_ready.connect(self._use_dataset)
         self.csv_dialog.open()
         if self.csv_dialog.table is None:
             self.csv_dialog._on_browse()
         return self.csv_dialog
 
     @Slot()
-    def open_mnist_dialog(self) -> MnistDialog:
+    def open_mnist_dialog(self, then: Callable[[Dataset], None] | None = None, note: str = "",
+                          local: str | None = None, all_digits: bool = False) -> MnistDialog:
+        """Show the MNIST dialog; the digits it loads go to ``then`` (a preset that needs them)
+        instead of replacing the dataset as they are; ``local`` is read at once."""
         if self.mnist_dialog is None:
             self.mnist_dialog = MnistDialog(self)
-            self.mnist_dialog.dataset_ready.connect(self.session.set_dataset)
+            self.mnist_dialog.dataset_ready.connect(self._on_mnist_ready)
+        self._mnist_then = then
+        if all_digits:
+            self.mnist_dialog.subset.setCurrentIndex(len(SUBSETS) - 1)
         self.mnist_dialog.open()
+        if note:
+            self.mnist_dialog._say(note)
+        if local and not self.mnist_dialog.loader.busy:
+            self.mnist_dialog.open_local(local)
         return self.mnist_dialog
+
+    @Slot(object)
+    def _on_mnist_ready(self, ds: Dataset) -> None:
+        then, self._mnist_then = self._mnist_then, None
+        if then is not None:
+            then(ds)
+        else:
+            self._use_dataset(ds)
+
+    @Slot(object)
+    def _use_dataset(self, ds: Dataset) -> None:
+        """Data built off the GUI thread (a CSV import, MNIST): it replaces the one in use once
+        the unsaved work is saved or given up."""
+        if self.confirm_replace():
+            self.session.set_dataset(ds)
 
     def shutdown(self) -> None:
         """Cancel and join any CSV or MNIST load still running (call before the window closes)."""
@@ -150,7 +184,7 @@ class DatasetPanel(QWidget):
 
     def source(self) -> dict[str, Any] | None:
         choice = self.combo.currentData()
-        if choice is None:
+        if choice is None or choice.startswith("own:"):
             return None
         kind, name = choice.split(":", 1)
         if kind == "table":
@@ -169,7 +203,16 @@ class DatasetPanel(QWidget):
 
     @Slot()
     def _on_choice(self) -> None:
+        choice = self.combo.currentData()
+        if choice is None or self.combo.currentIndex() == self._shown:
+            return
+        if not self.confirm_replace():  # Cancel: the box goes back to the data in use
+            self._show_entry(self._shown)
+            return
         self._update_enabled()
+        if choice.startswith("own:"):
+            self.session.set_dataset(self.own[choice])
+            return
         src = self.source()
         if src is not None:
             self.session.set_source(src)
@@ -177,28 +220,51 @@ class DatasetPanel(QWidget):
     @Slot()
     def _on_regenerate(self) -> None:
         src = self.source()
-        if src is not None:
+        if src is not None and self.confirm_replace():
             self.session.set_source(src)
 
+    def _show_entry(self, index: int) -> None:
+        self.combo.blockSignals(True)
+        self.combo.setCurrentIndex(index)
+        self.combo.blockSignals(False)
+        self._update_enabled()
+
     def _update_enabled(self) -> None:
+        """Only a generator's own settings show (a table, a CSV or MNIST has none of them)."""
         choice = (self.combo.currentData() or ":").split(":", 1)
         is_gen = choice[0] == "generator"
-        for w in (self.points, self.noise, self.test_pct, self.seed, self.regenerate):
-            w.setEnabled(is_gen)
+        for w in (self.points, self.noise, self.test_pct, self.seed):
+            self.form.setRowVisible(w, is_gen)
+        self.regenerate.setVisible(is_gen)
         has_classes = is_gen and "classes" in data.GENERATORS[choice[1]].defaults
-        self.classes.setEnabled(has_classes)
+        self.form.setRowVisible(self.classes, has_classes)
+
+    def _own_entry(self, ds: Dataset) -> int:
+        """The combo entry for a CSV or MNIST dataset (added, or updated to this one)."""
+        key = f"own:{ds.source.get('kind')}"
+        self.own[key] = ds
+        kind = "MNIST" if ds.image_shape is not None else "CSV"
+        text = f"  {kind}: {ds.name} ({len(ds.x_train):,} rows)"
+        index = self.combo.findData(key)
+        if index < 0:
+            if self.combo.findText("— Your data —") < 0:
+                self.combo.addItem("— Your data —")
+                self.combo.model().item(self.combo.count() - 1).setEnabled(False)
+            self.combo.addItem(text, key)
+            index = self.combo.count() - 1
+        self.combo.setItemText(index, text)
+        return index
 
     @Slot(object)
     def _on_dataset_changed(self, ds: Dataset) -> None:
         src = ds.source
         kind, name = src.get("kind"), src.get("name")
         index = self.combo.findData(f"{kind}:{name}")
-        if index < 0:  # CSV or MNIST: no entry in the list, show none
-            index = -1
+        if index < 0 and kind in ("csv", "mnist"):
+            index = self._own_entry(ds)
+        self._shown = index
         if index != self.combo.currentIndex():
-            self.combo.blockSignals(True)
-            self.combo.setCurrentIndex(index)
-            self.combo.blockSignals(False)
+            self._show_entry(index)
         if kind == "generator":
             for box, key, scale in ((self.points, "n", 1), (self.noise, "noise", 1),
                                     (self.test_pct, "test_fraction", 100), (self.seed, "seed", 1),
@@ -211,7 +277,7 @@ class DatasetPanel(QWidget):
         self.table_editor.setVisible(kind == "table")
         task = ds.task if ds.task == "regression" else f"{ds.n_classes}-class classification"
         self.info.setText(
-            ("" if index >= 0 else f"{ds.name}: ")
+            ("" if kind in ("generator", "table") else f"{ds.name}: ")
             + f"{len(ds.x_train)} training rows, {len(ds.x_test)} test rows; "
             f"{ds.n_features} input(s): {', '.join(ds.feature_names[:6])}"
             f"{'…' if ds.n_features > 6 else ''}; {task}"
@@ -238,7 +304,8 @@ class MnistDialog(QDialog):
         self.subset.setCurrentIndex(1)
         # The mirror that last worked, remembered between runs (QSettings key "mnist_mirror").
         remembered = QSettings().value("mnist_mirror", data.DEFAULT_MIRROR)
-        self.mirror = QLineEdit(remembered if isinstance(remembered, str) and remembered else data.DEFAULT_MIRROR)
+        mirror = remembered if isinstance(remembered, str) and remembered else data.DEFAULT_MIRROR
+        self.mirror = QLineEdit(mirror)
         self.mirror.setToolTip("Where the four IDX files are downloaded from: " + ", ".join(data.MIRRORS))
         self.download_button = QPushButton("Download")
         self.local_button = QPushButton("Open local files…")
@@ -286,6 +353,7 @@ class MnistDialog(QDialog):
     def download(self) -> None:
         mirror = self.mirror.text().strip() or data.DEFAULT_MIRROR
         self._downloading_from = mirror
+        self._reading = None
         self._say(f"Downloading from {mirror}…")
         self.progress.setRange(0, 1000)
         job = mnist_download_job(self.cache_dir, mirror, self.subset.currentData(), self.checksums)
@@ -300,6 +368,7 @@ class MnistDialog(QDialog):
         self._say(f"Reading {target}…")
         self.progress.setRange(0, 0)  # busy: a local read has no useful percentage
         self._downloading_from = None
+        self._reading = target
         self.loader.start(mnist_local_job(target, self.subset.currentData()))
 
     @Slot()
@@ -318,6 +387,8 @@ class MnistDialog(QDialog):
         self.dataset = ds
         if getattr(self, "_downloading_from", None):
             QSettings().setValue("mnist_mirror", self._downloading_from)
+        elif getattr(self, "_reading", None):  # found again when a preset needs MNIST
+            QSettings().setValue("mnist_local", self._reading)
         self.progress.setRange(0, 1000)
         self.progress.setValue(1000)
         self._say(f"Loaded {len(ds.x_train):,} training and {len(ds.x_test):,} test digits")
@@ -352,6 +423,7 @@ class TableEditor(QWidget):
         super().__init__(parent)
         self.session = session
         self.source: dict[str, Any] | None = None
+        self.confirm_replace: Callable[[], bool] = lambda: True
         self.grid = QTableWidget()
         self.grid.setAccessibleName("table rows")
         self.grid.setMinimumHeight(120)
@@ -459,7 +531,23 @@ class TableEditor(QWidget):
         except (ValueError, SpecError) as e:
             self._say(str(e), error=True)
             return
-        self.session.set_dataset(ds)
+        if not self.confirm_replace():
+            return
+        # The edited table keeps the tutorial's setup (its loss, an output without bias): a new
+        # dataset otherwise gets the task's defaults (binary cross-entropy, a bias).
+        s = self.session
+        keep = (s.spec.output, s.config.loss) if s.spec is not None else None
+
+        def adopted(new: Dataset) -> None:
+            s.dataset_changed.disconnect(adopted)
+            if keep is None or new is not ds or s.spec is None:
+                return
+            output, loss = keep
+            if output.units == s.spec.output.units and (output != s.spec.output or loss != s.config.loss):
+                s.restore_structure(replace(s.spec, layers=(*s.spec.hidden, output)), loss, None)
+
+        s.dataset_changed.connect(adopted)
+        s.set_dataset(ds)
 
     @Slot()
     def _on_edited(self) -> None:

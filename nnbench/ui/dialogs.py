@@ -7,7 +7,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 NETWORK_FILTER = "nnbench experiment or network (*.npz *.json *.onnx);;All files (*)"
 
 
-def ask_save_path(parent: QWidget, title: str, suggested: str, file_filter: str = NETWORK_FILTER) -> str | None:
+def ask_save_path(parent: QWidget, title: str, suggested: str,
+                  file_filter: str = NETWORK_FILTER) -> str | None:
     path, _ = QFileDialog.getSaveFileName(parent, title, suggested, file_filter)
     if path and not path.lower().endswith(".npz") and "npz" in file_filter.split(";;")[0]:
         path += ".npz"
@@ -78,3 +79,18 @@ def ask_choice(parent: QWidget, title: str, choices: list[str], current: str) ->
         action.setChecked(choice == current)
     picked = menu.exec(QCursor.pos())
     return picked.text() if picked is not None else None
+
+
+def ask_unsaved(parent: QWidget, what: str) -> str:
+    """Save, discard or cancel, for work that ``what`` would lose: "save", "discard" or "cancel"."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("nnbench")
+    box.setText("The network has changes that are not saved.")
+    box.setInformativeText(f"Save them before {what}?")
+    box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                           | QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Save)
+    answer = box.exec()
+    return {QMessageBox.StandardButton.Save: "save",
+            QMessageBox.StandardButton.Discard: "discard"}.get(QMessageBox.StandardButton(answer), "cancel")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from nnbench.data import Dataset
 from nnbench.data.download import DownloadCancelled
@@ -62,6 +62,42 @@ class LoadWorker(QObject):
         self.done.emit()
 
 
+class _Reaper(QObject):
+    """Holds the jobs a closed dialog let go of (cancelled, no longer heard) until their threads
+    end, then frees them on the GUI thread; ``join`` waits for the rest at quit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[tuple[QThread, LoadWorker]] = []
+
+    def keep(self, thread: QThread, worker: LoadWorker) -> None:
+        self.jobs.append((thread, worker))
+        thread.finished.connect(self._on_thread_finished)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        ended = self.sender()
+        for pair in [p for p in self.jobs if p[0] is ended or p[0].isFinished()]:
+            self.jobs.remove(pair)
+            pair[0].wait()  # it has emitted finished: this returns at once
+            pair[0].deleteLater()
+            pair[1].deleteLater()
+
+    @Slot()
+    def join(self) -> None:
+        for thread, _ in list(self.jobs):
+            thread.wait()
+        self.jobs.clear()
+
+
+_reaper: _Reaper | None = None
+
+
+def released_jobs() -> int:
+    """How many let-go jobs are still running (for tests)."""
+    return 0 if _reaper is None else sum(not t.isFinished() for t, _ in _reaper.jobs)
+
+
 class Loader(QObject):
     """Runs one load job at a time on its own thread; re-emits the worker's signals."""
 
@@ -77,7 +113,7 @@ class Loader(QObject):
         self._ended = True  # the worker has reported; its thread may still be winding down
         app = QCoreApplication.instance()
         if app is not None:  # a download running at quit must not outlive its QThread
-            app.aboutToQuit.connect(self.wait)
+            app.aboutToQuit.connect(self.join)
 
     @property
     def busy(self) -> bool:
@@ -92,12 +128,12 @@ class Loader(QObject):
         thread.setObjectName("nnbench-loader")
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.progress.connect(self.progress)
+        worker.progress.connect(self._on_progress)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.done.connect(thread.quit)
-        worker.done.connect(self._on_done)
-        thread.finished.connect(self._cleanup)
+        worker.done.connect(self._on_worker_done)
+        thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker, self._ended = thread, worker, False
         self.busy_changed.emit(True)
         thread.start()
@@ -107,27 +143,71 @@ class Loader(QObject):
             self._worker.cancel()
 
     def wait(self) -> None:
-        """Cancel and join the running job (for closing a dialog and for tests)."""
+        """Cancel the running job and let go of it without blocking (closing a dialog).
+
+        The GUI thread never joins a job here: a download stops within 50 ms of its cancel,
+        but a file being parsed cannot be interrupted. The job ends on its own thread, unheard
+        (its result is dropped), and is freed when it ends, or joined at quit. The loader is
+        idle at once."""
+        global _reaper
+        if self._thread is None:
+            return
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
+        worker.cancel()
+        thread.finished.disconnect(self._on_thread_finished)
+        if _reaper is None:
+            _reaper = _Reaper()
+            app = QCoreApplication.instance()
+            if app is not None:
+                app.aboutToQuit.connect(_reaper.join)
+        _reaper.keep(thread, worker)
+        if thread.isFinished():  # it ended before we connected: free it now
+            QTimer.singleShot(0, _reaper._on_thread_finished)
+        self._on_done()
+
+    def join(self) -> None:
+        """Cancel and join the running job (at quit, and for tests that need it gone)."""
         self.cancel()
         self._cleanup()
 
+    # Results are taken only from the current worker: one let go of may have queued some.
+    def _current(self) -> bool:
+        return self._worker is not None and self.sender() is self._worker
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        if self._current():
+            self.progress.emit(done, total)
+
     @Slot(object)
     def _on_finished(self, ds: Any) -> None:
-        self._on_done()  # idle before anyone hears of it, so a slot may start the next job
-        self.finished.emit(ds)
+        if self._current():
+            self._on_done()  # idle before anyone hears of it, so a slot may start the next job
+            self.finished.emit(ds)
 
     @Slot(str)
     def _on_failed(self, text: str) -> None:
-        self._on_done()
-        self.failed.emit(text)
+        if self._current():
+            self._on_done()
+            self.failed.emit(text)
 
     @Slot()
+    def _on_worker_done(self) -> None:
+        if self._current():
+            self._on_done()
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        # A queued signal of an earlier thread must not join the job started since.
+        if self._thread is not None and self.sender() is self._thread:
+            self._cleanup()
+
     def _on_done(self) -> None:
         if not self._ended:
             self._ended = True
             self.busy_changed.emit(False)
 
-    @Slot()
     def _cleanup(self) -> None:
         """Join the last job's thread (it has reported or was cancelled) and free it."""
         if self._thread is None:

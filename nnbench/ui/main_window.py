@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QGroupBox,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QStyle,
@@ -21,10 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nnbench import presets, resources
+from nnbench.data.mnist import FILES as MNIST_FILES
+from nnbench.data.mnist import default_cache_dir
 from nnbench.engine.losses import LOSS_TITLES
 from nnbench.engine.optimizers import OPTIMIZERS
 from nnbench.engine.training import TrainConfig
-from nnbench import presets, resources
+from nnbench.errors import NnbenchError
+from nnbench.experiment import load_experiment
 from nnbench.ui import dialogs
 from nnbench.ui.dataset_panel import DatasetPanel
 from nnbench.ui.exporter import Exporter
@@ -36,15 +43,29 @@ from nnbench.ui.session import Session
 from nnbench.ui.undo import StructureHistory
 
 DEFAULT_SOURCE = ("generator", "xor")
+
+
+def mnist_files_in(folder: Path) -> bool:
+    """Whether ``folder`` holds MNIST's test files at least (gzipped or not): what the loader needs."""
+    return all((folder / n).is_file() or (folder / n.removesuffix(".gz")).is_file() for n in MNIST_FILES[2:])
 MAX_RECENT = 8
 
 
 class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
-        self.setWindowTitle("nnbench")
         self.session = session or Session(self)
         self.last_error = ""
+        # What the title names and whether the work in the window is saved (see _on_frame).
+        self.file_name = ""  # the experiment file last opened or saved; "" = untitled
+        self.ask_before_losing_work = True  # scripts that drive the window switch this off
+        self._clean_step: int | None = None  # the step count saved or opened; None: the next frame's
+        self._edited = False  # a network edit since the last save or open
+        self._epoch = 0  # the epoch of the last frame drawn
+        self._step: int | None = None  # its step count (None until a frame of this network came)
+        self._loading = False  # a file is being opened: its dataset does not make it untitled
+        self._shut_down = False
+        self._update_title()
 
         self.dataset_panel = DatasetPanel(self.session)
         self.network_panel = NetworkPanel(self.session)
@@ -68,12 +89,22 @@ class MainWindow(QMainWindow):
         self.predict_box = PredictBox(self.session)
         QVBoxLayout(ask_box).addWidget(self.predict_box)
         side_layout.addWidget(ask_box)
+        # The side panels scroll when the window is short, instead of squeezing their fields
+        # (at 1024x700 the dataset fields shrank below their size and the window grew itself).
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setWidget(side)
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar_width = self.side_scroll.verticalScrollBar().sizeHint().width()
+        self.side_scroll.setMinimumWidth(side.sizeHint().width() + bar_width)
+        self._side = side
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(side)
+        split.addWidget(self.side_scroll)
         self.centre = centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(self.network_view)
         centre.addWidget(self.plots_panel)
-        centre.setSizes([300, 480])
+        centre.setSizes([320, 440])
         split.addWidget(centre)
         self._image_layout = False  # the diagram made small for image data (see _fit_centre)
         self.session.dataset_changed.connect(self._fit_centre)
@@ -94,11 +125,16 @@ class MainWindow(QMainWindow):
         s.diverged.connect(self._on_diverged)
         s.frame.connect(self._on_frame)
         s.file_done.connect(self._on_file_done)
+        s.dataset_changed.connect(self._on_dataset_changed)
+        s.dataset_changed.connect(lambda _ds: QTimer.singleShot(0, self._fit_side))
+        s.edited.connect(self._on_edited)
+        self.dataset_panel.confirm_replace = lambda: self.maybe_save("replacing this network")
+        self.dataset_panel.table_editor.confirm_replace = self.dataset_panel.confirm_replace
         # Runs, timeline and exports (nnbench.ui.runs_panel, nnbench.ui.timeline): their own block.
         from nnbench.ui import runs_panel
 
         runs_panel.install(self)
-        self.resize(1280, 760)
+        self.resize(1280, 800)
 
     def start_default(self) -> None:
         """Open the default experiment: 2-D XOR and a small tanh network."""
@@ -106,17 +142,24 @@ class MainWindow(QMainWindow):
 
     # --- toolbar --------------------------------------------------------------------------
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Training")
+        bar = self.toolbar = QToolBar("Training")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(bar)
+        # The settings in a second row below: in one row they did not fit under 1,300 px and the
+        # last ones hid behind the overflow button.
+        self.addToolBarBreak()
+        settings = self.settings_bar = QToolBar("Settings")
+        settings.setMovable(False)
+        self.addToolBar(settings)
         style = self.style()
         self._play_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
         self._pause_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
         self.train_action = QAction(self._play_icon, "Train", self)
         self.train_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
         self.train_action.setToolTip("Train until paused (Space)")
-        self.step_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward), "Step", self)
+        skip = style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward)
+        self.step_action = QAction(skip, "Step", self)
         self.step_action.setToolTip("Train one epoch, then stop")
         self.reset_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Reset", self)
         self.reset_action.setToolTip("Fresh weights and an empty history")
@@ -156,16 +199,20 @@ class MainWindow(QMainWindow):
         self.reg_rate_box.setKeyboardTracking(False)
         self.reg_rate_box.setAccessibleName("regularization rate")
         self.reg_rate_box.setToolTip("Regularization rate")
-        for label, widget in (("Learning rate", self.lr_box), ("Optimizer", self.optimizer_box),
-                              ("Loss", self.loss_box), ("Batch", self.batch_box),
-                              ("Stop at epoch", self.epochs_box), ("Regularization", self.reg_box)):
-            bar.addWidget(QLabel(f" {label} "))
-            bar.addWidget(widget)
-        bar.addWidget(self.reg_rate_box)
+        for row, label, widget in ((bar, "Learning rate", self.lr_box),
+                                   (bar, "Optimizer", self.optimizer_box),
+                                   (bar, "Loss", self.loss_box), (settings, "Batch", self.batch_box),
+                                   (settings, "Stop at epoch", self.epochs_box),
+                                   (settings, "Regularization", self.reg_box)):
+            row.addWidget(QLabel(f" {label} "))
+            row.addWidget(widget)
+        settings.addWidget(self.reg_rate_box)
         self.epoch_label = QLabel(" epoch 0 ")
         # A fixed width: a label that grows with its text relays out (and repaints) its
         # neighbours on every frame.
-        self.epoch_label.setMinimumWidth(self.epoch_label.fontMetrics().horizontalAdvance(" epoch 99,999,999 "))
+        # Fixed in both directions: Qt then does not even ask the status bar to lay out again.
+        self.epoch_label.setFixedSize(self.epoch_label.fontMetrics().horizontalAdvance(" epoch 99,999,999 "),
+                                      self.epoch_label.sizeHint().height())
         self.statusBar().addPermanentWidget(self.epoch_label)
 
         self.train_action.triggered.connect(self._on_train_toggled)
@@ -205,7 +252,10 @@ class MainWindow(QMainWindow):
             self.example_actions[name] = action
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit")
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        # The platform's Quit keys (Ctrl+Q on X11); where it has none, Ctrl+Q still.
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")]
+        quit_action.setShortcuts(quit_keys)
+        self.quit_action = quit_action
         self.open_action.triggered.connect(self._on_open)
         self.save_action.triggered.connect(self._on_save)
         self.export_action.triggered.connect(self._on_export)
@@ -223,15 +273,32 @@ class MainWindow(QMainWindow):
             return
         self._image_layout = images
         total = sum(self.centre.sizes()) or 780
-        diagram = 110 if images else int(total * 0.38)
+        diagram = 200 if images else int(total * 0.45)
         self.centre.setSizes([diagram, max(total - diagram, 200)])
+
+    @Slot()
+    def _fit_side(self) -> None:
+        """The side panels never get less than they need (they scroll instead): their own minimum
+        misses the wrapped texts, and the dataset fields were squeezed to 10 px."""
+        self._side.setMinimumHeight(self._side.sizeHint().height())
 
     @Slot()
     def _on_train_toggled(self) -> None:
         if self.session.running:
             self.session.pause()
-        else:
-            self.session.train()
+            return
+        limit = self.session.config.epochs
+        if limit and self._epoch >= limit:
+            # The stop epoch is reached: Train carries on to a new one as far again, and says so
+            # (it used to run one more epoch without a word).
+            new_limit = self._epoch + limit
+            self.epochs_box.blockSignals(True)
+            self.epochs_box.setValue(new_limit)
+            self.epochs_box.blockSignals(False)
+            self.session.set_config(epochs=new_limit)
+            self.statusBar().showMessage(f"Epoch {limit:,} was the stop; training continues to epoch "
+                                         f"{new_limit:,} (Stop at epoch)", 10000)
+        self.session.train()
 
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:
@@ -258,7 +325,85 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_frame(self, frame) -> None:
+        self._epoch = frame.snapshot.epoch
         self.epoch_label.setText(f" epoch {frame.snapshot.epoch:,} ")
+        if frame.dataset is not self.session.dataset:
+            return  # drawn before the dataset or file now open arrived
+        self._step = frame.snapshot.step
+        if self._clean_step is None:
+            self._clean_step = self._step
+        modified = self.modified
+        if modified != self.isWindowModified():
+            self.setWindowModified(modified)
+
+    # --- saved or not: the title and the questions before work is lost ----------------------
+    @property
+    def modified(self) -> bool:
+        """The network has changes not in any file: it trained (its step count moved from what was
+        opened or saved, and is not a fresh network's 0), or it was edited (layers, neurons,
+        activations, features, typed weights). Settings alone (learning rate...) do not count;
+        a new dataset starts an untitled, unmodified experiment."""
+        step, clean = self._step, self._clean_step
+        trained = step is not None and clean is not None and step != clean and step > 0
+        return self._edited or trained
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.file_name or 'untitled'}[*] — nnbench")
+        self.setWindowModified(self.modified)
+
+    def _mark_clean(self, name: str | None, saved: bool = False) -> None:
+        if name is not None:
+            self.file_name = name
+        self._edited = False
+        # A save keeps the step count drawn last (training may go on: then it is modified again);
+        # an open or a new dataset takes the next frame's, the first of the new network.
+        self._clean_step = self._step if saved else None
+        if not saved:
+            self._step = None
+        self._update_title()
+
+    @Slot(object)
+    def _on_dataset_changed(self, _ds) -> None:
+        if not self._loading:
+            self._mark_clean("")
+
+    @Slot(object)
+    def _on_edited(self, _edit) -> None:
+        self._edited = True
+        self._update_title()
+
+    def maybe_save(self, what: str) -> bool:
+        """True when the work may go: it is saved, or the user saved it or chose to discard it."""
+        if not self.ask_before_losing_work or not self.modified:
+            return True
+        answer = dialogs.ask_unsaved(self, what)
+        if answer == "discard":
+            return True
+        if answer != "save":
+            return False
+        path = dialogs.ask_save_path(self, "Save experiment", self._suggested_name())
+        return bool(path) and self.save_and_wait(path)
+
+    def save_and_wait(self, path: str, timeout_ms: int = 120_000) -> bool:
+        """Save and wait for the engine's answer (the window is about to close or change)."""
+        loop, result = QEventLoop(), []
+        done = lambda p: (result.append(True), loop.quit())  # noqa: E731
+        failed = lambda _t: (result.append(False), loop.quit())  # noqa: E731
+        self.session.file_done.connect(done)
+        self.session.error.connect(failed)
+        try:
+            self.session.save(path, latest_only=self.latest_only_action.isChecked())
+            QTimer.singleShot(timeout_ms, loop.quit)
+            if not result:
+                loop.exec()
+        finally:
+            self.session.file_done.disconnect(done)
+            self.session.error.disconnect(failed)
+        return bool(result and result[0])
+
+    def _suggested_name(self) -> str:
+        name = Path(self.file_name).stem if self.file_name else "experiment"
+        return f"{name}.npz"
 
     @Slot(str)
     def _on_message(self, text: str) -> None:
@@ -267,22 +412,78 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_error(self, text: str) -> None:
         self.last_error = text
+        self._loading = False  # a file that failed to open changes nothing, the title neither
         self.statusBar().showMessage(text.splitlines()[0], 15000)
         dialogs.show_error(self, "nnbench", text)
 
     @Slot(str)
     def _on_diverged(self, text: str) -> None:
         self.last_error = text
-        self.statusBar().showMessage("Training diverged: lower the learning rate", 15000)
-        dialogs.show_error(self, "Training diverged", text)
+        # The rate that blew up is not left in the box: a tenth of it, as the message advises.
+        lr = self.session.config.lr
+        lower = max(lr / 10, self.lr_box.minimum())
+        self.session.set_config(lr=lower)
+        restored = re.search(r"weights from epoch (\d+), where the loss was lowest \(([^)]*)\)", text)
+        what = (f"weights of epoch {restored.group(1)} restored (loss {restored.group(2)})" if restored
+                else "the best weights restored")
+        note = (f"Diverged at learning rate {lr:g}: {what}. Learning rate lowered to {lower:g}; "
+                "press Train to go on.")
+        self.plots_panel.note_divergence(note)
+        self.statusBar().showMessage(note, 15000)
+        dialogs.show_error(self, "Training diverged", text + f"\n\nThe learning rate is now {lower:g}.")
 
     def open_example(self, name: str) -> None:
-        """Open a built-in preset (File > Examples)."""
-        self.session.load(resources.preset_path(name))
+        """Open a built-in preset (File > Examples). One on MNIST that is not in the cache reads
+        the files the user opened before, or asks for them (open local files or download)."""
+        if not self.maybe_save("opening the example"):
+            return
+        path = resources.preset_path(name)
+        try:
+            experiment = load_experiment(path)
+        except NnbenchError as e:
+            self._on_error(str(e))
+            return
+        source = experiment.dataset
+        if source.get("kind") == "mnist" and source.get("cache") and not mnist_files_in(default_cache_dir()):
+            remembered = QSettings().value("mnist_local", "")
+            found = isinstance(remembered, str) and remembered and Path(remembered).exists()
+            local = remembered if found else None
+            self.dataset_panel.open_mnist_dialog(
+                then=lambda ds: self._start_preset_on(experiment, ds, path),
+                note=f"The “{experiment.title}” example needs the MNIST digits: open the files you have "
+                     "or download them.",
+                local=local, all_digits=True)
+            return
+        self.load(str(path))
+
+    def _start_preset_on(self, experiment, ds, path) -> None:
+        """A preset with the digits the MNIST dialog loaded: its network and settings, as opening
+        it would give (the same seed, initialiser and training settings)."""
+        s = self.session
+        s.hidden = experiment.network.hidden
+        s.init = experiment.network.init
+        s.net_seed = experiment.net_seed
+        s.config = experiment.training
+        self._loading = True
+        with_name = Path(path).name
+
+        def opened(_ds) -> None:
+            s.dataset_changed.disconnect(opened)
+            self._loading = False
+            self._mark_clean(with_name)
+            s.message.emit(f"Opened {with_name} on {ds.name}")
+
+        s.dataset_changed.connect(opened)
+        s.set_dataset(ds)
+
+    def load(self, path: str) -> None:
+        """Open an experiment or network file (asks nothing: callers ask first)."""
+        self._loading = True
+        self.session.load(path)
 
     @Slot()
     def _on_save(self) -> None:
-        path = dialogs.ask_save_path(self, "Save experiment", "experiment.npz")
+        path = dialogs.ask_save_path(self, "Save experiment", self._suggested_name())
         if path:
             self.session.save(path, latest_only=self.latest_only_action.isChecked())
 
@@ -294,9 +495,11 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_open(self) -> None:
+        if not self.maybe_save("opening another file"):
+            return
         path = dialogs.ask_open_path(self, "Open experiment or network")
         if path:
-            self.session.load(path)
+            self.load(path)
 
     # --- recent files ---------------------------------------------------------------------
     def recent_files(self) -> list[str]:
@@ -307,8 +510,12 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_file_done(self, path: str) -> None:
-        if path.startswith(str(resources.presets_dir())) or self.exporter.owns(path):
-            return  # examples have their own menu; an export's snapshot is no file to reopen
+        if self.exporter.owns(path):
+            return  # an export's snapshot is no file to reopen, and saves nothing the user made
+        self._mark_clean(Path(path).name, saved=not self._loading)
+        self._loading = False
+        if path.startswith(str(resources.presets_dir())):
+            return  # examples have their own menu
         path = str(Path(path).resolve())
         recent = [path] + [p for p in self.recent_files() if p != path]
         QSettings().setValue("recent_files", recent[:MAX_RECENT])
@@ -319,11 +526,16 @@ class MainWindow(QMainWindow):
         for path in self.recent_files():
             action = self.recent_menu.addAction(Path(path).name)
             action.setToolTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.session.load(p))
+            action.triggered.connect(
+                lambda _=False, p=path: self.maybe_save("opening another file") and self.load(p))
         if self.recent_menu.isEmpty():
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if not self._shut_down and not self.maybe_save("quitting"):
+            event.ignore()
+            return
+        self._shut_down = True
         self.dataset_panel.shutdown()
         self.session.shutdown()
         self.exporter.wait()

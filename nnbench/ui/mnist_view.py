@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Slot
-from PySide6.QtWidgets import QGroupBox, QLabel, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Qt, QTimer, Slot
+from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QStackedLayout, QVBoxLayout, QWidget
 
 from nnbench.data import Dataset
 from nnbench.ui import colors
@@ -29,6 +29,7 @@ GALLERY_GRID = (4, 6)
 WEIGHT_GRID = (4, 8)
 PAD = 2  # pixels between tiles
 LABEL_COLOR = (200, 30, 30)
+CELL = 34  # pixels per confusion-matrix cell at least: "1,000" at 8 pt fits
 
 
 def mosaic(images: np.ndarray, grid: tuple[int, int], fill: float = 0.0) -> np.ndarray:
@@ -151,6 +152,11 @@ class MnistView(QWidget):
         self.pad = DrawPad(session)
         self.pad.setMaximumHeight(180)
 
+        # Big enough that the confusion matrix holds its counts (10 cells of CELL px) and the
+        # digits read; a smaller window scrolls the page instead of squeezing it (at 1280x800 the
+        # matrix was 100 px wide, its counts cut to two characters).
+        self.conf_plot.setMinimumSize(CELL * 10 + 50, CELL * 10 + 50)
+        self._fit_minimum()
         page = QWidget()
         page_layout = QVBoxLayout(page)
         page_layout.setContentsMargins(0, 0, 0, 0)
@@ -159,14 +165,27 @@ class MnistView(QWidget):
         QVBoxLayout(pad_box).addWidget(self.pad)
         page_layout.addWidget(pad_box)
         self.page = page
+        scroll = QScrollArea()
+        scroll.setWidget(page)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll = scroll
         stack = QStackedLayout(self)
         stack.addWidget(self.placeholder)
-        stack.addWidget(page)
+        stack.addWidget(scroll)
         self._stack = stack
 
         session.dataset_changed.connect(self._on_dataset_changed)
         session.frame.connect(self._on_frame)
         session.running_changed.connect(self._on_running_changed)
+
+    @Slot()
+    def _fit_minimum(self) -> None:
+        """The view is as large as its plots need (titles and labels included): smaller, and the
+        page scrolls instead of cutting the plots off."""
+        self.view.ci.layout.invalidate()
+        least = self.view.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize)
+        self.view.setMinimumSize(int(least.width()) + 6, max(int(least.height()) + 6, CELL * 10 + 50 + 220))
 
     # --- slots --------------------------------------------------------------------------------
     @Slot(object)
@@ -180,7 +199,7 @@ class MnistView(QWidget):
             self._stack.setCurrentWidget(self.placeholder)
             return
         self.dataset = ds
-        self._stack.setCurrentWidget(self.page)
+        self._stack.setCurrentWidget(self.scroll)
         h, w = ds.image_shape
         labels = ds.labels_of(ds.y_train)
         n = SAMPLE_GRID[0] * SAMPLE_GRID[1]
@@ -202,6 +221,7 @@ class MnistView(QWidget):
         self.gallery_image.clear()
         self.weights_image.clear()
         self._weights, self.hovered = None, -1
+        QTimer.singleShot(0, self._fit_minimum)
 
     @Slot(object)
     def _on_frame(self, frame: Frame) -> None:
@@ -284,6 +304,7 @@ class MnistView(QWidget):
         self.gallery_plot.setTitle(
             f"{int((pred != true).sum()):,} wrong (red: predicted)", color="#333", size="9pt"
         )
+        QTimer.singleShot(0, self._fit_minimum)
 
     @Slot(int, int)
     def show_neuron(self, column: int, index: int) -> None:
@@ -302,7 +323,8 @@ class MnistView(QWidget):
             tile = w[:, self.hovered].reshape(shape)
             rgb = colors.diverging_rgb(tile / max(float(np.abs(tile).max()), 1e-12), 1.0)
             self._set_image(self.weights_plot, self.weights_image, rgb, (0, 255))
-            self.weights_plot.setTitle(f"Layer 1, neuron {self.hovered + 1}: its {w.shape[0]} weights (blue +)",
+            self.weights_plot.setTitle(
+                f"Layer 1, neuron {self.hovered + 1}: its {w.shape[0]} weights (blue +)",
                                        color="#333", size="9pt")
             self._first_layer_shape = None
             return
@@ -333,5 +355,5 @@ def _small_font():
     from PySide6.QtGui import QFont
 
     f = QFont()
-    f.setPointSize(7)
+    f.setPointSize(8)
     return f

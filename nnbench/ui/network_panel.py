@@ -56,7 +56,12 @@ class NetworkPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        # Wide enough for the activation box (a cell widget: ResizeToContents does not see it).
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
+        probe = QComboBox()
+        probe.addItems(HIDDEN_ACTIVATIONS)
+        self.table.setColumnWidth(2, probe.sizeHint().width() + 4)
+        probe.deleteLater()
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.add_button = QPushButton("Add layer")

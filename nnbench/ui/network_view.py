@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRect, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsItem,
-    QGraphicsLineItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -39,11 +38,14 @@ MAX_NEURONS = 512  # as the layer list allows
 MAX_HIDDEN = 16
 NODE = 30  # neuron size in scene units
 DX = 120  # column spacing
-DY = 38  # neuron spacing
-TOP = 70  # room above the neurons for the layer controls
+DY = 35  # neuron spacing
+TOP = 84  # room above the neurons for the layer controls
+BUTTON = 20  # side of a "+"/"−" button and height of an activation box, in scene units
+MIN_SCALE = 0.8  # the smallest the diagram is drawn: BUTTON * MIN_SCALE = 16 px
 HEAT = 32  # heatmap pixels per side (the grid subsampled)
 CURVE_POINTS = 64  # points per neuron curve (1-D data)
 WIDTH_LEVELS = 8  # connection thickness is quantised so pens come from a cache
+AA_EDGES = 600  # more connections than this are drawn without antialiasing (see EdgeLayer.paint)
 
 
 def _font(points: int) -> QFont:
@@ -57,9 +59,53 @@ def _font(points: int) -> QFont:
 _LUT = diverging_rgb(np.linspace(-1.0, 1.0, 256), 1.0)
 
 
-def _heat_rgb(values: np.ndarray, limit: float) -> np.ndarray:
+_LUT32 = (0xFF000000 | (_LUT[:, 0].astype(np.uint32) << 16) | (_LUT[:, 1].astype(np.uint32) << 8)
+          | _LUT[:, 2].astype(np.uint32))  # the same table as QImage.Format_RGB32 pixels
+
+
+def _heat_argb(values: np.ndarray, limit: float) -> np.ndarray:
+    """``values`` (h, w, k) onto the diverging scale, as RGB32 pixels (uint32)."""
     t = np.clip(values * (127.5 / max(limit, 1e-12)) + 127.5, 0, 255).astype(np.uint8)
-    return _LUT[t]
+    return _LUT32[t]
+
+
+class HeatLayer(QGraphicsItem):
+    """Every neuron's heatmap in one item: one image per column (its neurons' maps stacked),
+    drawn piece by piece over the neurons. 150 pixmap items of their own, each re-made every
+    frame, cost a 10x64 net's frame several milliseconds more."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._columns: dict[int, tuple[QImage, list[Neuron]]] = {}
+        self._rect = QRectF()
+        self.setZValue(2.5)  # over the neurons' white fill, under the controls
+
+    def set_column(self, key: int, nodes: list[Neuron], argb: np.ndarray) -> None:
+        """``argb`` (h, w, k) pixels: map k goes onto ``nodes[k]``."""
+        h, w, k = argb.shape
+        atlas = np.ascontiguousarray(argb.transpose(2, 0, 1)).reshape(k * h, w)
+        image = QImage(atlas.data, w, k * h, 4 * w, QImage.Format.Format_RGB32).copy()
+        self._columns[key] = (image, list(nodes[:k]))
+        rect = self._rect
+        for node in (nodes[0], nodes[k - 1]) if k else ():  # a column's first and last neuron span it
+            rect = rect.united(node.rect())
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.update()
+
+    def has(self, node: Neuron) -> bool:
+        return any(node in column for _, column in self._columns.values())
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt's name)
+        return self._rect
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        for image, column in self._columns.values():
+            h = image.height() // max(len(column), 1)
+            for k, node in enumerate(column):
+                painter.setOpacity(node.opacity())
+                painter.drawImage(node.rect(), image, QRectF(0, k * h, image.width(), h))
 
 
 class Clickable(QGraphicsRectItem):
@@ -75,6 +121,10 @@ class Clickable(QGraphicsRectItem):
         label = QGraphicsSimpleTextItem(text, self)
         label.setFont(_font(9))
         r = label.boundingRect()
+        if r.width() + 8 > rect.width():  # the box holds its text ("sigmoid ▾", not "sigmoic")
+            grow = (r.width() + 8 - rect.width()) / 2
+            rect = rect.adjusted(-grow, 0, grow, 0)
+            self.setRect(rect)
         label.setPos(rect.center().x() - r.width() / 2, rect.center().y() - r.height() / 2)
 
 
@@ -103,12 +153,104 @@ class FeatureNode(Neuron):
             self.setPen(QPen(QColor(90, 90, 90), 1, Qt.PenStyle.DashLine))
 
 
-class Edge(QGraphicsLineItem):
-    def __init__(self, a: QPointF, b: QPointF, layer: int, i: int, j: int) -> None:
-        super().__init__(a.x(), a.y(), b.x(), b.y())
+class Edge:
+    """One connection: which weight it draws and where. Not a scene item: all connections are
+    painted by one :class:`EdgeLayer`, a few ``drawLines`` calls, one per pen (STYLE.md, Plots);
+    2,000 line items cost a 10x64 net's frame more than everything else together."""
+
+    __slots__ = ("layer", "i", "j", "k", "_line", "_owner")
+
+    def __init__(self, a: QPointF, b: QPointF, layer: int, i: int, j: int, owner: EdgeLayer) -> None:
         self.layer, self.i, self.j = layer, i, j  # i == -1: from the input block
-        self.level = -1
+        self.k = -1  # its place in the owner's arrays
+        self._line = QLineF(a, b)
+        self._owner = owner
+
+    @property
+    def level(self) -> int:
+        """Pen code: sign * WIDTH_LEVELS + thickness level (-1 before the first frame)."""
+        return int(self._owner.codes[self.k])
+
+    def line(self) -> QLineF:
+        return self._line
+
+    def pen(self) -> QPen:
+        c = max(self.level, 0)
+        return self._owner.pens[(c // WIDTH_LEVELS, c % WIDTH_LEVELS)]
+
+    def sceneBoundingRect(self) -> QRectF:  # noqa: N802 (as a scene item would say it)
+        return QRectF(self._line.p1(), self._line.p2()).normalized()
+
+
+class EdgeLayer(QGraphicsItem):
+    """Every connection of the diagram in one item, drawn one pen at a time."""
+
+    def __init__(self, pens: dict[tuple[int, int], QPen]) -> None:
+        super().__init__()
+        self.pens = pens
+        self.edges: list[Edge] = []
+        self.codes = np.empty(0, dtype=np.int64)  # each edge's pen code (see Edge.level)
+        self._ends = np.empty((0, 4))  # x1, y1, x2, y2 per edge, for hit-testing
+        self._lines: list[QLineF] = []
+        self._groups: list[tuple[QPen, list[QLineF]]] = []
+        self._rect = QRectF()
         self.setZValue(0)
+
+    def set_edges(self, edges: list[Edge]) -> None:
+        self.prepareGeometryChange()
+        self.edges = edges
+        for k, e in enumerate(edges):
+            e.k = k
+        self._lines = [e.line() for e in edges]
+        self._ends = np.array([[ln.x1(), ln.y1(), ln.x2(), ln.y2()] for ln in self._lines]).reshape(-1, 4)
+        if len(edges):
+            lo, hi = self._ends.reshape(-1, 2).min(axis=0), self._ends.reshape(-1, 2).max(axis=0)
+            self._rect = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]).adjusted(-6, -6, 6, 6)
+        else:
+            self._rect = QRectF()
+        self.set_codes(np.full(len(edges), -1, dtype=np.int64))
+
+    def set_codes(self, codes: np.ndarray) -> None:
+        """New pen codes for every edge; regroups the lines by pen and repaints if any changed."""
+        if np.array_equal(codes, self.codes):
+            return
+        self.codes = codes
+        shown = np.maximum(codes, 0)
+        # Thin, pale lines first: the strong ones are drawn over them.
+        order = np.argsort(shown % WIDTH_LEVELS * 2 * WIDTH_LEVELS + shown, kind="stable")
+        sorted_codes = shown[order]
+        cuts = np.flatnonzero(np.diff(sorted_codes)) + 1
+        lines = self._lines
+        self._groups = []
+        for idx in np.split(order, cuts):
+            if len(idx):
+                c = int(shown[idx[0]])
+                pen = self.pens[(c // WIDTH_LEVELS, c % WIDTH_LEVELS)]
+                self._groups.append((pen, [lines[i] for i in idx.tolist()]))
+        self.update()
+
+    def nearest(self, p: QPointF, tolerance: float) -> Edge | None:
+        """The connection closest to scene point ``p``, if it is within ``tolerance``."""
+        if not len(self.edges):
+            return None
+        a, b = self._ends[:, :2], self._ends[:, 2:]
+        d = b - a
+        q = np.array([p.x(), p.y()])
+        t = np.clip(np.einsum("ij,ij->i", q - a, d) / np.maximum(np.einsum("ij,ij->i", d, d), 1e-9), 0, 1)
+        dist = np.linalg.norm(a + t[:, None] * d - q, axis=1)
+        k = int(np.argmin(dist))
+        return self.edges[k] if dist[k] <= tolerance else None
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt's name)
+        return self._rect
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        # Antialiased, 2,000 lines (a 10x64 net) took 7 ms of a 10 ms repaint under Xvfb, plain
+        # ones 1.5 ms; that many lines at the scale they fit in are a hairline apart anyway.
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, len(self.edges) <= AA_EDGES)
+        for pen, lines in self._groups:
+            painter.setPen(pen)
+            painter.drawLines(lines)
 
 
 class NetworkView(QGraphicsView):
@@ -122,7 +264,7 @@ class NetworkView(QGraphicsView):
         self.scene_ = QGraphicsScene(self)
         self.setScene(self.scene_)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumHeight(80)  # the splitter can make room for the Digits tab
         self.spec: NetworkSpec | None = None
@@ -134,6 +276,8 @@ class NetworkView(QGraphicsView):
         self.more: dict[int, QGraphicsSimpleTextItem] = {}
         self.feature_nodes: dict[str, FeatureNode] = {}  # 2-D data: every input feature, on or off
         self._pens = self._make_pens()
+        self.edge_layer = EdgeLayer(self._pens)  # replaced by each build
+        self.heat_layer = HeatLayer()
         self._heatmaps = False
         self._curves = False
         self._pressed: QGraphicsItem | None = None
@@ -163,19 +307,8 @@ class NetworkView(QGraphicsView):
                     item = item.parentItem()
                 if item is not None:
                     return item
-        edges = [e for e in near if isinstance(e, Edge)]
-        if not edges:
-            return None
-        p = self.mapToScene(pos)
-
-        def distance(e: Edge) -> float:
-            line = e.line()
-            a, b = np.array([line.x1(), line.y1()]), np.array([line.x2(), line.y2()])
-            d = b - a
-            t = np.clip(np.dot(np.array([p.x(), p.y()]) - a, d) / max(np.dot(d, d), 1e-9), 0, 1)
-            return float(np.linalg.norm(a + t * d - np.array([p.x(), p.y()])))
-
-        return min(edges, key=distance)
+        tolerance = 3.5 / max(self.transform().m11(), 1e-6)  # about 3 px on screen, at any zoom
+        return self.edge_layer.nearest(self.mapToScene(pos), tolerance)
 
     # --- building the scene -----------------------------------------------------------------
     @Slot(object)
@@ -197,6 +330,8 @@ class NetworkView(QGraphicsView):
 
     def _build(self, spec: NetworkSpec) -> None:
         self.scene_.clear()
+        self.heat_layer = HeatLayer()
+        self.scene_.addItem(self.heat_layer)
         self.columns, self.shown, self.edges, self.buttons, self.more = [], [], [], {}, {}
         self.feature_nodes = {}
         sizes = spec.sizes
@@ -211,11 +346,12 @@ class NetworkView(QGraphicsView):
                 continue
             if c == 0 and units > BLOCK_INPUTS:
                 shown = np.array([], dtype=int)
-                block = Neuron(QRectF(x - NODE / 2, TOP + height / 2 - 60, NODE, 120), -1, -1)
+                # At the top, next to the controls: the Digits tab leaves the diagram a strip of ~200 px.
+                block = Neuron(QRectF(x - NODE / 2, TOP, NODE, 120), -1, -1)
                 block.setBrush(QBrush(QColor(225, 225, 225)))
                 text = QGraphicsSimpleTextItem(f"{units}\ninputs", block)
                 text.setFont(_font(7))
-                text.setPos(x - NODE / 2 + 1, TOP + height / 2 - 14)
+                text.setPos(x - NODE / 2 + 1, TOP + 46)
                 self.scene_.addItem(block)
                 self.columns.append([block])
                 self.shown.append(shown)
@@ -237,17 +373,18 @@ class NetworkView(QGraphicsView):
             self.shown.append(shown)
             self._column_header(c, n_cols, spec)
         self._input_nodes()
+        self.edge_layer = EdgeLayer(self._pens)
+        self.scene_.addItem(self.edge_layer)
         for layer in range(n_cols - 1):
             edges = []
             src, dst = self.columns[layer], self.columns[layer + 1]
             for a in src:
                 for b in dst:
                     start = a.rect().center() + QPointF(NODE / 2, 0)
-                    e = Edge(start, b.rect().center() - QPointF(NODE / 2, 0), layer, a.index, b.index)
-                    e.setPen(self._pens[(0, 0)])
-                    self.scene_.addItem(e)
-                    edges.append(e)
+                    end = b.rect().center() - QPointF(NODE / 2, 0)
+                    edges.append(Edge(start, end, layer, a.index, b.index, self.edge_layer))
             self.edges.append(edges)
+        self.edge_layer.set_edges([e for edges in self.edges for e in edges])
         self._layer_buttons(n_cols)
         self.scene_.setSceneRect(self.scene_.itemsBoundingRect().adjusted(-10, -10, 10, 10))
         self._fit()
@@ -267,7 +404,7 @@ class NetworkView(QGraphicsView):
         self.shown.append(np.arange(len(column)))
         title = self.scene_.addSimpleText(f"Features ({len(column)} on)")
         title.setFont(_font(8))
-        title.setPos(-title.boundingRect().width() / 2, TOP - 34)
+        title.setPos(-title.boundingRect().width() / 2, TOP - 50)
 
     def _input_nodes(self) -> None:
         """Names beside the input nodes and, for 2-D data, each input's value over the plane."""
@@ -301,13 +438,15 @@ class NetworkView(QGraphicsView):
         values -= values.mean(axis=0)  # each feature's own range, centred, as one colour scale
         values /= np.maximum(np.abs(values).max(axis=0), 1e-12)
         h = w = int(np.sqrt(len(grid)))
-        self._set_heat(list(self.feature_nodes.values()), _heat_rgb(values.reshape(h, w, -1), 1.0))
+        argb = _heat_argb(values.reshape(h, w, -1), 1.0)
+        self.heat_layer.set_column(0, list(self.feature_nodes.values()), argb)
 
     def _set_curves(self, nodes: list[Neuron], values: np.ndarray, activation: str) -> None:
         """For 1-D data: each node shows its output along x as a small curve, (points, k)."""
         size = 2 * NODE  # drawn at twice the node size, shown scaled down: crisp when zoomed
         values = values[:: max(len(values) // CURVE_POINTS, 1)]
-        lo, hi = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}.get(activation, (None, None))
+        ranges = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+        lo, hi = ranges.get(activation, (None, None))
         xs = np.linspace(2, size - 2, len(values))
         for k, node in enumerate(nodes):
             v = values[:, k]
@@ -324,19 +463,14 @@ class NetworkView(QGraphicsView):
                 painter.setPen(QPen(QColor(200, 200, 200), 1))
                 painter.drawLine(QPointF(0, zero), QPointF(size, zero))
             painter.setPen(QPen(QColor(*BLUE), 2.5))
-            painter.drawPolyline([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist())])
+            painter.drawPolyline([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)])
             painter.end()
             node.heat.setPixmap(pix)
             node.heat.setScale(NODE / size)
 
-    def _set_heat(self, nodes: list[Neuron], rgb: np.ndarray) -> None:
-        """One pixmap per node from ``rgb`` (h, w, k, 3)."""
-        h, w = rgb.shape[:2]
-        for k, node in enumerate(nodes):
-            data = np.ascontiguousarray(rgb[:, :, k, :])
-            image = QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-            node.heat.setPixmap(QPixmap.fromImage(image))
-            node.heat.setScale(NODE / w)
+    def has_picture(self, node: Neuron) -> bool:
+        """Whether ``node`` shows its output (a heatmap or, for 1-D data, a curve)."""
+        return self.heat_layer.has(node) or not node.heat.pixmap().isNull()
 
     def _column_header(self, c: int, n_cols: int, spec: NetworkSpec) -> None:
         x = c * DX
@@ -344,38 +478,41 @@ class NetworkView(QGraphicsView):
             title = self.scene_.addSimpleText(f"Input ({spec.n_inputs})")
         elif c == n_cols - 1:
             title = self.scene_.addSimpleText(f"Output ({spec.output.units})")
-            out = Clickable(QRectF(x - 38, TOP - 16, 76, 16), f"{spec.output.activation} ▾",
+            out = Clickable(QRectF(x - 40, TOP - 28, 80, BUTTON), f"{spec.output.activation} ▾",
                             self._choose_output, "Override the output activation (the loss follows)")
             self.scene_.addItem(out)
             self.buttons["act_out"] = out
         else:
             h = c - 1
             layer = spec.hidden[h]
-            act = Clickable(QRectF(x - 42, TOP - 36, 84, 18), f"{layer.activation} ▾",
+            act = Clickable(QRectF(x - 44, TOP - 50, 88, BUTTON), f"{layer.activation} ▾",
                             lambda h=h: self._choose_activation(h), "Choose this layer's activation")
-            minus = Clickable(QRectF(x - 42, TOP - 16, 18, 14), "−", lambda h=h: self._add_neurons(h, -1),
-                              "Remove a neuron")
-            plus = Clickable(QRectF(x + 24, TOP - 16, 18, 14), "+", lambda h=h: self._add_neurons(h, +1),
-                             "Add a neuron")
+            minus = Clickable(QRectF(x - 44, TOP - 28, BUTTON, BUTTON), "−",
+                              lambda h=h: self._add_neurons(h, -1), "Remove a neuron")
+            plus = Clickable(QRectF(x + 44 - BUTTON, TOP - 28, BUTTON, BUTTON), "+",
+                             lambda h=h: self._add_neurons(h, +1), "Add a neuron")
             count = QGraphicsSimpleTextItem(f"{layer.units}")
-            count.setFont(_font(8))
-            count.setPos(x - count.boundingRect().width() / 2, TOP - 16)
+            count.setFont(_font(9))
+            r = count.boundingRect()
+            count.setPos(x - r.width() / 2, TOP - 28 + (BUTTON - r.height()) / 2)
             for item in (act, minus, plus, count):
                 self.scene_.addItem(item)
             self.buttons.update({f"act{h}": act, f"neurons-{h}": minus, f"neurons+{h}": plus})
             return
         title.setFont(_font(8))
-        title.setPos(x - title.boundingRect().width() / 2, TOP - 34)
+        title.setPos(x - title.boundingRect().width() / 2, TOP - 50)
 
     def _layer_buttons(self, n_cols: int) -> None:
         x = (n_cols - 1) * DX / 2
         n_hidden = n_cols - 2
         label = self.scene_.addSimpleText(f"{n_hidden} hidden layer{'s' if n_hidden != 1 else ''}")
         label.setFont(_font(9))
-        label.setPos(x - label.boundingRect().width() / 2, TOP - 66)
+        r = label.boundingRect()
+        label.setPos(x - r.width() / 2, TOP - 80 + (BUTTON - r.height()) / 2)
         w = label.boundingRect().width() / 2
-        add = Clickable(QRectF(x + w + 6, TOP - 68, 20, 18), "+", self._add_layer, "Add a hidden layer")
-        remove = Clickable(QRectF(x - w - 26, TOP - 68, 20, 18), "−", self._remove_layer,
+        add = Clickable(QRectF(x + w + 6, TOP - 80, BUTTON, BUTTON), "+", self._add_layer,
+                        "Add a hidden layer")
+        remove = Clickable(QRectF(x - w - 6 - BUTTON, TOP - 80, BUTTON, BUTTON), "−", self._remove_layer,
                            "Remove the last hidden layer")
         self.scene_.addItem(add)
         self.scene_.addItem(remove)
@@ -386,9 +523,13 @@ class NetworkView(QGraphicsView):
         if rect.isEmpty() or self.viewport().width() < 10:
             return
         scale = min(self.viewport().width() / rect.width(), self.viewport().height() / rect.height())
-        scale = min(max(scale, 0.45), 1.6)  # below this, scroll rather than shrink into illegible
+        # Below MIN_SCALE the diagram scrolls rather than shrinks: its buttons stay >= 16 px.
+        scale = min(max(scale, MIN_SCALE), 1.6)
         self.resetTransform()
         self.scale(scale, scale)
+        # Too big to fit (it scrolls): start at the top left, where the inputs and the controls are.
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().minimum())
 
     def wheelEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # Ctrl+wheel zooms
@@ -428,7 +569,8 @@ class NetworkView(QGraphicsView):
             return  # a frame from before the last structural edit
         self.weights = weights
         self._style_edges(weights)
-        if (self._heatmaps or self._curves) and frame.grid_hidden is not None and frame.grid_output is not None:
+        have_grid = frame.grid_hidden is not None and frame.grid_output is not None
+        if (self._heatmaps or self._curves) and have_grid:
             self._outputs = (*frame.grid_hidden, frame.grid_output)
             if self._heatmaps:
                 self._draw_heatmaps(self._outputs)
@@ -449,13 +591,9 @@ class NetworkView(QGraphicsView):
         # Thickness is relative to the largest weight drawn (but at least 1), so a net with
         # big weights does not turn into a wall of thick lines.
         scale = max(1.0, max((float(np.abs(v).max()) for v in shown if v.size), default=1.0))
-        for edges, values in zip(self.edges, shown, strict=True):
-            level = np.minimum((np.abs(values) / scale * WIDTH_LEVELS).astype(int), WIDTH_LEVELS - 1)
-            code = level + WIDTH_LEVELS * (values < 0)
-            for e, c in zip(edges, code.tolist(), strict=True):
-                if e.level != c:
-                    e.level = c
-                    e.setPen(self._pens[(c // WIDTH_LEVELS, c % WIDTH_LEVELS)])
+        values = np.concatenate(shown) if shown else np.empty(0)
+        level = np.minimum((np.abs(values) / scale * WIDTH_LEVELS).astype(np.int64), WIDTH_LEVELS - 1)
+        self.edge_layer.set_codes(level + WIDTH_LEVELS * (values < 0))
 
     def _draw_heatmaps(self, outputs: tuple[np.ndarray, ...]) -> None:
         res = self.session.view.res if self.session.view else 0
@@ -472,7 +610,7 @@ class NetworkView(QGraphicsView):
                 limit = 1.0
             else:
                 limit = float(np.max(np.abs(img))) or 1.0
-            self._set_heat(self.columns[c], _heat_rgb(img, limit))
+            self.heat_layer.set_column(c, self.columns[c], _heat_argb(img, limit))
 
     # --- editing ---------------------------------------------------------------------------
     def neuron_output(self, column: int, index: int) -> np.ndarray | None:

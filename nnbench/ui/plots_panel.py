@@ -6,15 +6,24 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QRectF, Qt, Slot
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QRectF, QSize, Qt, Slot
+from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from nnbench.data import Dataset
 from nnbench.engine import features as feature_maps
 from nnbench.ui import colors
-from nnbench.ui.session import Session, View
 from nnbench.ui.mnist_view import MnistView
+from nnbench.ui.session import Session, View
 from nnbench.ui.worker import Frame
 
 TRAIN_PEN = pg.mkPen((8, 119, 189), width=2)
@@ -22,6 +31,15 @@ TEST_PEN = pg.mkPen((245, 147, 34), width=2, style=Qt.PenStyle.DashLine)
 
 
 MAX_CURVE_POINTS = 1500
+# Orange (negative, or class 0) through white to blue (positive, or class 1), as the surfaces.
+_DIVERGING = pg.ColorMap(np.linspace(0.0, 1.0, 33), colors.diverging_rgb(np.linspace(-1.0, 1.0, 33), 1.0))
+
+
+def _curves_title(what: str) -> str:
+    """A plot title that says which line is which (blue solid train, orange dashed test)."""
+    blue, orange = "#%02x%02x%02x" % colors.BLUE, "#%02x%02x%02x" % colors.ORANGE
+    return (f"<span style='color:#333'>{what}:</span> <span style='color:{blue}'>━ train</span> "
+            f"<span style='color:{orange}'>╍ test</span>")
 
 
 def nice_ceiling(v: float) -> float:
@@ -56,7 +74,7 @@ class LogLabelAxis(pg.AxisItem):
         if not self.logMode or len(values) <= 6:
             return strings
         keep = []
-        for v, text in zip(values, strings):
+        for v, text in zip(values, strings, strict=False):
             m = 10.0 ** (v - np.floor(v))
             keep.append(text if min(abs(m - k) for k in (1, 2, 5, 10)) < 1e-6 else "")
         return keep
@@ -74,6 +92,39 @@ def _plot(title: str, x_label: str, y_label: str, axis: pg.AxisItem | None = Non
     return w
 
 
+class StatusText(QWidget):
+    """A line or two of text that changes every frame without asking any layout to run again
+    (a QLabel's setText does, and the relayout repainted the whole window every frame)."""
+
+    def __init__(self, lines: int = 2, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 2)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 (as QLabel says it)
+        if text != self._text:
+            self._text = text
+            self.setToolTip(text)
+            self.update()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(200, self.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(0, self.height())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+                                          | Qt.TextFlag.TextWordWrap), self._text)
+        painter.end()
+
+
 class PlotsPanel(QTabWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,12 +134,13 @@ class PlotsPanel(QTabWidget):
         self.frames_drawn = 0
         self.hovered = (-1, -1)  # the diagram's neuron under the pointer: (column, index)
         self._last_frame: Frame | None = None
+        self.divergence_note = ""
         self._x_hi = None  # the curves' epoch axis and loss axis, as last set
         self._y_key = None
 
         # Output: decision surface, fitted curve, or per-row bars.
         self.output_plot = _plot("Output", "x1", "x2")
-        self.output_plot.setMinimumSize(280, 260)
+        self.output_plot.setMinimumSize(240, 220)
         self.surface = pg.ImageItem()
         self.output_plot.addItem(self.surface)
         self.fit_curve = pg.PlotDataItem(pen=pg.mkPen((20, 20, 20), width=2.5))
@@ -97,7 +149,8 @@ class PlotsPanel(QTabWidget):
         self.neuron_curve = pg.PlotDataItem(pen=pg.mkPen(colors.ORANGE, width=2.5))
         self.neuron_curve.setVisible(False)
         self.output_plot.addItem(self.neuron_curve)
-        self.target_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=None, pen=pg.mkPen("#333", width=1.5))
+        self.target_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=None,
+                                           pen=pg.mkPen("#333", width=1.5))
         self.output_bars = pg.BarGraphItem(x=[], height=[], width=0.45, brush=pg.mkBrush(8, 119, 189, 200))
         self.output_plot.addItem(self.target_bars)
         self.output_plot.addItem(self.output_bars)
@@ -105,6 +158,18 @@ class PlotsPanel(QTabWidget):
         self.test_points = pg.ScatterPlotItem(size=8, pen=pg.mkPen("#222", width=1.2))
         self.output_plot.addItem(self.train_points)
         self.output_plot.addItem(self.test_points)
+        for z, item in enumerate((self.train_points, self.test_points)):  # always over the surface
+            item.setZValue(10 + z)
+        # Which colour is which class, and (two classes or regression) a colour bar for the surface.
+        # Under the plot as wrapped text: inside the plot it covered points, and a legend item in
+        # the plot's own layout made a narrow plot wider than its view (cut off on the right).
+        self.class_legend = QLabel()
+        self.class_legend.setWordWrap(True)
+        self.class_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.colour_bar = pg.ColorBarItem(values=(0, 1), width=14, colorMap=_DIVERGING, interactive=False,
+                                          colorMapMenu=False, pen="#888")
+        self.colour_bar.setVisible(False)
+        self._bar_in_layout = False
         self.output_note = QLabel()
         self.output_note.setWordWrap(True)
 
@@ -112,12 +177,16 @@ class PlotsPanel(QTabWidget):
         self.loss_plot = _plot("Loss", "epoch", "loss", LogLabelAxis("left"))
         # No SI prefix: on a log axis it turned 0.06-0.7 into "60-700 (x0.001)".
         self.loss_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
-        self.loss_plot.addLegend(offset=(-10, 10), labelTextColor="#333")
+        # Which line is which goes in the title: a legend inside the plot sat on the curves.
+        self.loss_plot.getPlotItem().setTitle(_curves_title("Loss"), size="11pt")
         self.loss_train = self.loss_plot.plot(pen=TRAIN_PEN, name="train")
         self.loss_test = self.loss_plot.plot(pen=TEST_PEN, name="test")
         self.acc_plot = _plot("Accuracy", "epoch", "accuracy")
-        self.acc_plot.addLegend(offset=(-10, -10), labelTextColor="#333")
+        self.acc_plot.getPlotItem().setTitle(_curves_title("Accuracy"), size="11pt")
         self.acc_plot.setYRange(0, 1.02)
+        # Three labels: a short plot had six run into each other.
+        self.acc_plot.getPlotItem().getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")],
+                                                              [(v, "") for v in (0.25, 0.75)]])
         self.acc_train = self.acc_plot.plot(pen=TRAIN_PEN, name="train")
         self.acc_test = self.acc_plot.plot(pen=TEST_PEN, name="test")
         for curve in (self.loss_train, self.loss_test, self.acc_train, self.acc_test):
@@ -125,17 +194,14 @@ class PlotsPanel(QTabWidget):
             curve.setClipToView(True)
         self.log_loss = QCheckBox("log scale")
         self.log_loss.setChecked(True)
-        self.status = QLabel()
-        # A fixed size (two lines, any width): new text every frame must not relayout (and
-        # repaint) the panel; wrapped, a narrow panel still shows it all.
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.status.setWordWrap(True)
-        self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 2)
+        # Three lines, any width, wrapped: a narrow panel still shows it all.
+        self.status = StatusText(3)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.output_plot, 1)
+        left_layout.addWidget(self.class_legend)
         left_layout.addWidget(self.output_note)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -157,6 +223,7 @@ class PlotsPanel(QTabWidget):
         self.weights_view = pg.GraphicsLayoutWidget()
         self.weights_view.setBackground("w")
         self.weight_images: list[pg.ImageItem] = []
+        self.weight_bars: list[pg.ColorBarItem] = []
         self.addTab(self.weights_view, "Weights")
 
         # Digits: samples, confusion matrix, misclassified digits, drawing pad (image data).
@@ -164,8 +231,10 @@ class PlotsPanel(QTabWidget):
         self.addTab(self.mnist_view, "Digits")
 
         self.log_loss.toggled.connect(self._on_log_toggled)
+        self.currentChanged.connect(self._on_tab_changed)
         session.dataset_changed.connect(self._on_dataset_changed)
         session.frame.connect(self.show_frame)
+        session.running_changed.connect(self._on_running_changed)
         self._on_log_toggled(True)
 
     @Slot(int, int)
@@ -187,7 +256,8 @@ class PlotsPanel(QTabWidget):
         for 1-D data the values along x, (res,)."""
         column, index = self.hovered
         spec, view = self.session.spec, self.view
-        if column < 0 or spec is None or view is None or view.grid is None or view.grid.shape[1] not in (1, 2):
+        if column < 0 or spec is None or view is None or view.grid is None \
+                or view.grid.shape[1] not in (1, 2):
             return None
         if column == 0 and view.grid.shape[1] == 1:
             values, limit = view.grid[:, 0], 1.0
@@ -231,22 +301,45 @@ class PlotsPanel(QTabWidget):
         if text != self.output_plot.getPlotItem().titleLabel.text:  # a new title costs a relayout
             self.output_plot.getPlotItem().setTitle(text, color="#333", size="11pt")
 
+    def note_divergence(self, text: str) -> None:
+        """Show ``text`` in place of the last epoch's losses until training goes on."""
+        self.divergence_note = text
+        self.status.setText(text)
+
+    @Slot(bool)
+    def _on_running_changed(self, running: bool) -> None:
+        if running:
+            self.divergence_note = ""
+
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        # The weights are drawn only while their tab shows: opened while paused, draw the last frame.
+        if self.widget(index) is self.weights_view and self._last_frame is not None:
+            self._draw_weights(self._last_frame.snapshot.weights)
+
     @Slot(bool)
     def _on_log_toggled(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
         self._y_key = None
         if self._last_frame is not None:
-            self._fit_curve_ranges(self._last_frame.snapshot.history["epoch"], self._last_frame.snapshot.history)
+            history = self._last_frame.snapshot.history
+            self._fit_curve_ranges(history["epoch"], history)
 
     @Slot(object)
     def _on_dataset_changed(self, ds: Dataset) -> None:
         self.dataset = ds
         self.view = self.session.view
         self._last_frame = None
+        self.divergence_note = ""
+        self._bar_key = None
         self._x_hi = self._y_key = None
         self.hovered = (-1, -1)
         if ds.image_shape is not None:
             self.setCurrentWidget(self.mnist_view)
+        elif self.currentWidget() is self.mnist_view:  # its tab is empty for other data
+            self.setCurrentIndex(0)
+        self.output_plot.getPlotItem().getAxis("bottom").setTicks(None)  # a table's row labels go
+        self._show_classes(ds)
         for item in (self.surface, self.fit_curve, self.neuron_curve, self.target_bars, self.output_bars):
             item.setVisible(False)
         self.train_points.setData([])
@@ -267,8 +360,11 @@ class PlotsPanel(QTabWidget):
             self.surface.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
             self.surface.setVisible(True)
             plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
-            plot.setAspectLocked(True)
-            note = "filled: training points, outlined: test points" if len(ds.x_test) else ""
+            # Equal scales where the two inputs are comparable; height (cm) against weight (kg)
+            # at one scale was a thin strip in a square box.
+            ratio = (x1 - x0) / max(y1 - y0, 1e-12)
+            plot.setAspectLocked(1 / 3 <= ratio <= 3)
+            note = "filled: training points; rings: test points" if len(ds.x_test) else ""
         elif ds.n_features == 1 and ds.task == "regression":
             plot.setTitle("Fitted curve")
             plot.setLabel("bottom", ds.feature_names[0])
@@ -296,6 +392,57 @@ class PlotsPanel(QTabWidget):
             note = f"{ds.n_features} inputs: no plane to draw; see the loss and accuracy curves"
         self.output_note.setText(note)
 
+    def _show_classes(self, ds: Dataset) -> None:
+        """The class legend and the colour bar that explain the surface (2-D data)."""
+        plot = self.output_plot.getPlotItem()
+        parts = []
+        two_d = ds.n_features == 2
+        if two_d and ds.task == "classification":
+            cols = colors.class_colors(max(ds.n_classes, 2))
+            for k in range(max(ds.n_classes, 2)):
+                name = ds.target_names[k] if k < len(ds.target_names) else str(k)
+                hex_colour = "#%02x%02x%02x" % tuple(int(c) for c in cols[k])
+                dot = f"<span style='color:{hex_colour}; font-size:14pt'>●</span>"
+                parts.append(f"{dot}&nbsp;class&nbsp;{name}")
+        if two_d and len(ds.x_test):
+            parts.append("<span style='color:#888; font-size:14pt'>●</span>&nbsp;training")
+            parts.append("<span style='color:#888; font-size:14pt'>○</span>&nbsp;test")
+        self.class_legend.setText("&nbsp;&nbsp; ".join(parts))
+        self.class_legend.setVisible(bool(parts))
+        bar = self.colour_bar
+        wanted = two_d and (ds.task == "regression" or ds.n_classes <= 2)
+        if wanted and not self._bar_in_layout:
+            plot.layout.addItem(bar, 2, 5)
+            plot.layout.setColumnFixedWidth(4, 5)
+            self._bar_in_layout = True
+        elif not wanted and self._bar_in_layout:
+            plot.layout.removeItem(bar)
+            self._bar_in_layout = False
+        bar.setVisible(wanted)
+        if not wanted:
+            return
+        self._bar_scale()
+        bar.axis.setTextPen("#333")
+
+    def _bar_scale(self, neuron_limit: float | None = None) -> None:
+        """The colour bar's scale: the surface's (P(class 1), or the target), or the hovered
+        neuron's own (-limit..limit) while it is shown in place of the surface."""
+        ds, bar = self.dataset, self.colour_bar
+        if ds is None or not self._bar_in_layout:
+            return
+        if neuron_limit is not None:
+            levels, label = (-neuron_limit, neuron_limit), "neuron output"
+        elif ds.task == "regression":
+            lim = float(np.max(np.abs(ds.y_train))) or 1.0
+            levels, label = (-lim, lim), ds.target_names[0] if ds.target_names else "output"
+        else:
+            name = ds.target_names[1] if len(ds.target_names) > 1 else "1"
+            levels, label = (0.0, 1.0), f"P(class {name})"
+        if (levels, label) != getattr(self, "_bar_key", None):  # a new scale costs a relayout
+            self._bar_key = (levels, label)
+            bar.setLevels(levels)
+            bar.axis.setLabel(label, color="#333")
+
     def _scatter_2d(self, ds: Dataset) -> None:
         if ds.task == "classification":
             cols = colors.class_colors(max(ds.n_classes, 2))
@@ -306,8 +453,11 @@ class PlotsPanel(QTabWidget):
             brush_train = [pg.mkBrush(*c) for c in colors.diverging_rgb(ds.y_train[:, 0], lim)]
             brush_test = [pg.mkBrush(*c) for c in colors.diverging_rgb(ds.y_test[:, 0], lim)]
         self.train_points.setData(ds.x_train[:, 0], ds.x_train[:, 1], brush=brush_train)
-        self.test_points.setData(ds.x_test[:, 0], ds.x_test[:, 1], brush=brush_test, symbol="o", size=7,
-                                 pen=pg.mkPen("#222", width=1.5))
+        # Test points: a ring of their class colour round a white centre, which stands out on
+        # any part of the surface (filled ones in the class colour sank into it).
+        ring = pg.mkBrush("w")
+        self.test_points.setData(ds.x_test[:, 0], ds.x_test[:, 1], brush=ring, symbol="o", size=9,
+                                 pen=[pg.mkPen(b.color(), width=2.5) for b in brush_test])
 
     @Slot(object)
     def show_frame(self, frame: Frame) -> None:
@@ -320,19 +470,29 @@ class PlotsPanel(QTabWidget):
         h = snap.history
         epochs = h["epoch"]
         # Log scale needs positive values; a perfect fit's 0 loss is drawn at 1e-12.
+        if not len(epochs):  # a reset: nothing of the old run stays, its axes neither
+            self._x_hi = self._y_key = None
+            self.divergence_note = ""
         self.loss_train.setData(*thin(epochs, np.maximum(h["train_loss"], 1e-12)))
         if len(epochs) and np.isfinite(h["test_loss"][-1]):
             self.loss_test.setData(*thin(epochs, np.maximum(h["test_loss"], 1e-12)))
+        else:
+            self.loss_test.setData([], [])
         if ds.task == "classification":
             self.acc_train.setData(*thin(epochs, h["train_acc"]))
             if len(epochs) and np.isfinite(h["test_acc"][-1]):
                 self.acc_test.setData(*thin(epochs, h["test_acc"]))
+            else:
+                self.acc_test.setData([], [])
+        # Two lines of their own, so a narrow panel never cuts the losses off.
         text = f"epoch {snap.epoch:,}   step {snap.step:,}   lr {snap.lr:g}"
         if len(h["train_loss"]):
-            text += f"   train loss {h['train_loss'][-1]:.4g}"
+            text += f"\nloss: train {h['train_loss'][-1]:.4g}"
             if np.isfinite(h["test_loss"][-1]):
-                text += f"   test loss {h['test_loss'][-1]:.4g}"
-        self.status.setText(text)
+                text += f"   test {h['test_loss'][-1]:.4g}"
+        # After a divergence the last epochs' losses are those of weights no longer in use: the
+        # note that says which weights are back stays until training goes on.
+        self.status.setText(self.divergence_note or text)
         self._fit_curve_ranges(epochs, h)
         self._draw_output(frame, ds)
         if self.currentIndex() == 1:
@@ -342,8 +502,9 @@ class PlotsPanel(QTabWidget):
 
     def _fit_curve_ranges(self, epochs: np.ndarray, h) -> None:
         """Axes that move in steps, not every frame: epochs up to the next round number (see
-        nice_ceiling), the loss to whole decades (log scale) or the next round number (linear). New tick labels at every
-        frame cost the GUI thread most of a frame's drawing and made the axes jitter."""
+        nice_ceiling), the loss to whole decades (log scale) or the next round number (linear).
+        New tick labels at every frame cost the GUI thread most of a frame's drawing and made the
+        axes jitter."""
         x_hi = nice_ceiling(max(float(epochs[-1]) if len(epochs) else 0.0, 10.0))
         if x_hi != self._x_hi:
             self._x_hi = x_hi
@@ -352,6 +513,10 @@ class PlotsPanel(QTabWidget):
         values = np.concatenate([h["train_loss"], h["test_loss"]])
         values = values[np.isfinite(values)]
         if not values.size:
+            key = (-1, 0) if self.log_loss.isChecked() else (0.0, 1.0)
+            if key != self._y_key:
+                self._y_key = key
+                self.loss_plot.setYRange(*key, padding=0.02)
             return
         lo, hi = max(float(values.min()), 1e-12), max(float(values.max()), 1e-12)
         if self.log_loss.isChecked():
@@ -372,6 +537,7 @@ class PlotsPanel(QTabWidget):
             self._title_surface(hovered[2] if hovered is not None else None)
         if hovered is not None and ds.n_features == 2:
             values, limit, title = hovered
+            self._bar_scale(limit)
             self.surface.setImage(colors.diverging_rgb(values, limit), autoLevels=False, levels=(0, 255))
             x0, x1, y0, y1 = self.view.bounds
             self.surface.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
@@ -379,6 +545,7 @@ class PlotsPanel(QTabWidget):
             return
         if out is not None and ds.n_features == 2 and self.view is not None:
             self._title_surface()
+            self._bar_scale()
             res = self.view.res
             if ds.task == "classification":
                 rgb = colors.surface_rgb(colors.probabilities(out), (res, res))
@@ -396,23 +563,48 @@ class PlotsPanel(QTabWidget):
             self.output_bars.setOpts(x=np.arange(n), height=frame.data_output[:, 0], width=0.45)
 
     def _draw_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Every layer's weights as a heatmap: a row per neuron, a column per input, each layer
+        with its own colour bar (orange negative, blue positive, symmetric about zero)."""
         names = sorted((k for k in weights if k.endswith(".W")), key=lambda k: int(k[5:-2]))
-        if len(self.weight_images) != len(names) or getattr(self, "_weights_layout", None) != tuple(
-            weights[k].shape for k in names
-        ):
+        layout = tuple(weights[k].shape for k in names)
+        if len(self.weight_images) != len(names) or getattr(self, "_weights_layout", None) != layout:
             self.weights_view.clear()
-            self.weight_images = []
+            self.weight_images, self.weight_bars = [], []
+            spec = self.session.spec
+            inputs = spec.input_names if spec is not None else None
             for i, k in enumerate(names):
                 p = self.weights_view.addPlot(row=i, col=0)
                 n_in, n_out = weights[k].shape
                 p.setTitle(f"layer {i + 1}: {n_in} inputs → {n_out} neurons", color="#333", size="10pt")
-                p.hideAxis("bottom")
-                p.hideAxis("left")
+                p.setLabel("left", "neuron", color="#333")
+                p.setLabel("bottom", "input" if i == 0 else f"neuron of layer {i}", color="#333")
+                for side in ("left", "bottom"):
+                    p.getAxis(side).setTextPen("#333")
+                    p.getAxis(side).setPen("#888")
+                if n_out <= 20:
+                    p.getAxis("left").setTicks([[(j + 0.5, str(j + 1)) for j in range(n_out)]])
+                if n_in <= 20:
+                    labels = ([feature_maps.LABELS.get(n, n) for n in inputs] if i == 0 and inputs
+                              and len(inputs) == n_in else [str(j + 1) for j in range(n_in)])
+                    p.getAxis("bottom").setTicks([[(j + 0.5, t) for j, t in enumerate(labels)]])
+                p.invertY(True)  # neuron 1 at the top
+                p.setMenuEnabled(False)
+                p.hideButtons()
                 img = pg.ImageItem()
+                img.setColorMap(_DIVERGING)
                 p.addItem(img)
                 p.setAspectLocked(False)
+                bar = pg.ColorBarItem(values=(-1, 1), width=12, colorMap=_DIVERGING, interactive=False,
+                                      colorMapMenu=False, pen="#888")
+                bar.setImageItem(img, insert_in=p)
+                bar.axis.setTextPen("#333")
                 self.weight_images.append(img)
-            self._weights_layout = tuple(weights[k].shape for k in names)
-        for img, k in zip(self.weight_images, names):
+                self.weight_bars.append(bar)
+            self._weights_layout = layout
+        for img, bar, k in zip(self.weight_images, self.weight_bars, names, strict=True):
             w = weights[k].T  # neurons down, inputs across
-            img.setImage(colors.diverging_rgb(w), autoLevels=False, levels=(0, 255))
+            lim = float(np.max(np.abs(w))) if w.size else 1.0
+            lim = lim if lim > 0 and np.isfinite(lim) else 1.0
+            img.setImage(w, autoLevels=False, levels=(-lim, lim))
+            img.setRect(QRectF(0, 0, w.shape[1], w.shape[0]))
+            bar.setLevels((-lim, lim))

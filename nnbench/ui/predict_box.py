@@ -45,12 +45,13 @@ def network_row(row: np.ndarray, ds: Dataset) -> np.ndarray:
 
 def describe(out: np.ndarray, ds: Dataset) -> str:
     if ds.task != "classification":
-        return "output: " + ", ".join(f"{v:.4g}" for v in out)
+        return "output: " + ", ".join(f"{v:.8g}" for v in out)
     p = colors.probabilities(out[None, :])[0]
     names = [ds.target_names[i] if i < len(ds.target_names) else str(i) for i in range(len(p))]
     best = int(np.argmax(p))
     if len(out) <= 3:
-        values = ", ".join(f"{v:.4g}" for v in out)
+        # Eight significant digits: enough to compare with a tutorial's printout (0.99993704).
+        values = ", ".join(f"{v:.8g}" for v in out)
         return f"output: {values} → class {names[best]!r} ({p[best]:.1%})"
     top = np.argsort(p)[::-1][:3]  # many classes: the three likeliest say more than ten numbers
     return f"output: class {names[best]!r} ({p[best]:.1%}); " + ", ".join(
@@ -88,6 +89,7 @@ class PredictBox(QWidget):
         self.dataset = ds
         names = ", ".join(ds.feature_names[:4]) + ("…" if ds.n_features > 4 else "")
         self.edit.setPlaceholderText(f"{ds.n_features} value(s): {names}")
+        self.edit.clear()  # an input for the old data means nothing to the new network
         self.result.clear()
 
     @Slot()

@@ -6,7 +6,8 @@ drawn from its branch point; a smoothing control applies TensorBoard's exponenti
 average to them. Exports: the checked runs' history as CSV (nnbench.history.runs_csv), every
 plot as PNG or SVG through pyqtgraph's exporters, the whole window as PNG.
 :func:`install` adds all of it to the main window: the timeline under the window, the runs
-list in a dock, File > Export and the "latest only" save option.
+list in a dock (hidden until its Runs button is pressed), File > Export Plots and History and
+the "latest only" save option.
 """
 
 from __future__ import annotations
@@ -391,6 +392,14 @@ def install(window) -> None:
     dock.setWidget(window.runs_panel)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     window.runs_dock = dock
+    # Hidden until asked for (the Runs button at the timeline's end): at 1024x700 a dock would
+    # squeeze the plots.
+    dock.hide()
+    toggle = dock.toggleViewAction()
+    toggle.setText("Runs")
+    toggle.setToolTip("The runs list: compare, overlay, rename, delete, pick the live run, export")
+    bar.addAction(toggle)
+    window.runs_action = toggle
 
     file_menu = window.menuBar().actions()[0].menu()
     before = file_menu.actions()[-2]  # the separator above Quit

@@ -162,7 +162,7 @@ class Session(QObject):
 
     def _switch_command(self, **data: Any) -> cmd.SwitchData:
         return cmd.SwitchData(hidden=self.hidden, features=self.features, config=self.config,
-                              net_seed=self.net_seed, **data)
+                              net_seed=self.net_seed, init=self.init, **data)
 
     def set_hidden(self, hidden: tuple[LayerSpec, ...]) -> None:
         """New hidden layers; weights that still fit are kept, new neurons start fresh."""
@@ -399,6 +399,7 @@ class Session(QObject):
         self.dataset, self.spec, self.config = ds, opened.spec, opened.config
         self.generation, self.meta = opened.generation, dict(opened.meta)
         self.net_seed = int(self.meta.get("net_seed", self.net_seed))
+        self.init = opened.spec.init
         self._requested_from(opened.spec)
         self.view = view_for(ds)
         self.last_frame = None

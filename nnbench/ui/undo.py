@@ -94,11 +94,13 @@ class StructureHistory(QObject):
         self.changed.emit()
 
     def actions(self, parent: QObject) -> tuple[QAction, QAction]:
-        """Undo (Ctrl+Z) and Redo (Ctrl+Shift+Z) actions that follow the stack."""
+        """Undo and Redo actions (the platform's keys: Ctrl+Z, Ctrl+Shift+Z on X11) that follow the stack."""
         undo = QAction("&Undo", parent)
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = QAction("&Redo", parent)
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        # The platform's own keys, once: on X11 they already hold Ctrl+Shift+Z, and adding it
+        # again bound it twice ("Ambiguous shortcut overload") so that neither ran.
+        redo.setShortcuts(QKeySequence.StandardKey.Redo)
         undo.triggered.connect(self.undo)
         redo.triggered.connect(self.redo)
 
