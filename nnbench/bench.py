@@ -27,6 +27,7 @@ from nnbench.engine.memory import check_memory
 from nnbench.engine.training import Step as TrainStep
 from nnbench.errors import FileFormatError, IncompatibleError, SpecError, TrainingDiverged
 from nnbench.experiment import Experiment, check_fits, load_experiment, make_trainer, save_experiment
+from nnbench.history import RunStore
 
 DEFAULT_HIDDEN = (LayerSpec(4, "tanh"), LayerSpec(4, "tanh"))
 DEFAULT_CONFIG = TrainConfig(loss="bce", optimizer="sgd", lr=0.1, epochs=0)
@@ -100,6 +101,15 @@ class Bench:
             cmd.SetSpeed: self._set_speed, cmd.Restore: self._restore, cmd.Status: self._status,
             cmd.GetState: lambda _c: self.state(),
         }
+        # Runs and checkpoints (nnbench.history): the store keeps them, these commands use it.
+        self.runs = RunStore()
+        self._handlers.update({
+            cmd.Seek: lambda c: self.runs.seek(c.epoch, c.run), cmd.Fork: self._fork,
+            cmd.SetLive: self._set_live, cmd.RenameRun: lambda c: self.runs.rename(c.run, c.name),
+            cmd.DeleteRun: lambda c: self.runs.delete(c.run), cmd.ListRuns: lambda _c: self.runs.info(),
+            cmd.RunHistory: lambda c: self.runs.history(c.run),
+            cmd.SetCheckpointBudget: lambda c: self.runs.set_budget(c.nbytes),
+        })
 
     @classmethod
     def from_experiment(cls, experiment: Experiment, dataset: Dataset | None = None) -> Bench:
@@ -290,7 +300,10 @@ class Bench:
             raise FileFormatError(f"cannot open {p.name}: {e.strerror or e}") from e
         saved = files.load(path) if is_zip else _onnx_network(path)
         if saved is None or saved.dataset is not None:
-            return self.open(load_experiment(path), path=path)
+            exp = load_experiment(path)
+            opened = self.open(exp, path=path)
+            self._load_runs(exp.saved, p.name)
+            return opened
         ds = self.dataset  # weights alone: they must fit the dataset in use
         if ds is None or saved.spec.n_inputs != ds.n_features or saved.spec.output.units != ds.n_outputs:
             raise IncompatibleError(
@@ -309,7 +322,7 @@ class Bench:
         t = self._trainer()
         if not str(c.path):
             raise SpecError("no file name to save to")
-        save_experiment(c.path, self.experiment(), t.net, t)
+        save_experiment(c.path, self.experiment(), t.net, t, runs=self.runs.to_file(c.latest_only))
         return str(c.path)
 
     def _predict(self, c: cmd.Predict) -> np.ndarray:
@@ -326,6 +339,8 @@ class Bench:
 
     def _pause(self, _c: cmd.Pause) -> None:
         self.running, self._to_step = False, 0
+        if self.trainer is not None:
+            self.runs.settle(self.trainer)
 
     def _step(self, c: cmd.Step) -> None:
         if not self.running:
@@ -408,8 +423,10 @@ class Bench:
                 step = next(steps)
                 done += 1
                 if step.epoch_end:
+                    self.runs.epoch_end(t)
                     stop = self._end_of_epoch(t)
                     if stop is not None:
+                        self.runs.settle(t)
                         self._credit -= done
                         return [stop]
                 if clock() >= deadline:
@@ -418,6 +435,8 @@ class Bench:
             self._steps = None
             self.running, self._to_step = False, 0
             return [cmd.Stopped("diverged", str(e), e.restored_epoch, e.restored_loss, e.lr)]
+        finally:
+            self.runs.add_seconds(clock() - now)
         if self.speed > 0:
             self._credit -= done
         return []
@@ -456,6 +475,7 @@ class Bench:
         self.dataset, self.trainer = ds, trainer
         self._steps = None
         self.serial += 1
+        self.runs.installed(ds, trainer)
 
     def _continue(self, net: Network, config: TrainConfig) -> None:
         """Train ``net`` with ``config`` from here on, carrying on the epoch count, history and
@@ -466,6 +486,45 @@ class Bench:
         trainer.history = old.history
         trainer.rng = old.rng
         self._install(self.dataset, trainer)
+
+    # ---- runs (nnbench.history) ---------------------------------------------------------------
+
+    def _fork(self, c: cmd.Fork) -> Any:
+        t = self._trainer()
+        changes = dict(c.changes)
+        if "hidden" in changes:
+            base = t.net.spec
+            check_fits(NetworkSpec(base.n_inputs, (*changes["hidden"], base.output)), self.dataset)
+        seed = (self.meta.net_seed if self.meta is not None else 0) + 1 + t.step_count
+        trainer = self.runs.fork(t, c.epoch, changes, c.run, c.name,
+                                 lambda net, config: make_trainer(net, config, self.dataset), seed)
+        return self._switched(trainer)
+
+    def _set_live(self, c: cmd.SetLive) -> Any:
+        t = self._trainer()
+        if c.run == self.runs.live:
+            return self._switched(t, install=False)
+        trainer = self.runs.resume(t, c.run, lambda net, config: make_trainer(net, config, self.dataset))
+        return self._switched(trainer)
+
+    def _switched(self, trainer: Trainer, install: bool = True) -> Any:
+        from nnbench.history import Switched
+
+        if install:
+            self._install(self.dataset, trainer)
+            self.running, self._to_step = False, 0
+            if self.meta is not None:
+                self.meta = self.meta.replace(network=trainer.net.spec, training=trainer.config)
+        return Switched(self.runs.live, trainer.net.spec, trainer.config, trainer.epoch)
+
+    def _load_runs(self, saved: Any, name: str) -> None:
+        """The runs a file holds (files without them keep the one run the load started)."""
+        record = saved.extra.get("runs") if saved is not None else None
+        if record is None:
+            return
+        budget = self.runs.budget  # the user's preference, not the file's
+        self.runs = RunStore.from_file(record, saved.arrays, self._trainer().history, self.dataset, name)
+        self.runs.set_budget(budget)
 
 
 def _onnx_network(path: str):

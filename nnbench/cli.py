@@ -12,6 +12,7 @@
     nnbench curvature FILE        the Hessian's top eigenvalue and the stability limit 2/lambda
     nnbench sweep EXPERIMENT --grid lr=0.01,0.1,1 --grid hidden=2,4,8 --seeds 10 [--epochs N]
                   [--out results.csv] [--executor local|dask://HOST:PORT] [--heatmap map.png]
+    nnbench history FILE          the runs a saved experiment holds [--csv OUT]
 
 Errors are one line on stderr (``nnbench: error: ...``) and a non-zero exit code, never a traceback.
 """
@@ -37,7 +38,8 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
-COMMANDS = ("presets", "train", "predict", "export", "bench", "sweep", "gradcheck", "lr-find", "curvature")
+COMMANDS = ("presets", "train", "predict", "export", "bench", "sweep", "gradcheck", "lr-find", "curvature",
+            "history")
 EXIT_GRADIENTS_WRONG = 4  # gradcheck: backprop disagrees with the finite differences
 
 
@@ -98,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-input-scaling", action="store_true",
                     help="leave out the dataset's input scaling (standardised CSV, MNIST's 1/255): the "
                          "export then takes the values the network itself is fed")
+
+    h = sub.add_parser("history", help="print the runs a saved experiment holds (or write them as CSV)")
+    h.add_argument("file", metavar="FILE")
+    h.add_argument("--csv", metavar="OUT", help="write one row per epoch per run, with its settings, to OUT "
+                   "('-': standard output)")
 
     b = sub.add_parser("bench", help="time the engine against hand-written NumPy and PyTorch CPU "
                                      "(when installed)")
@@ -174,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             return _open_window(None)
         commands = {"presets": _presets, "train": _train, "predict": _predict, "export": _export,
-                    "bench": _bench, "sweep": _sweep, **INSPECT_COMMANDS}
+                    "bench": _bench, "sweep": _sweep, "history": _history, **INSPECT_COMMANDS}
         return commands[args.command](args)
     except UsageError as e:
         return _fail(str(e), EXIT_USAGE)
@@ -915,4 +922,37 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"heatmap saved to {args.heatmap}")
     if args.json:
         print(json.dumps(rows))
+
+
+# ---- history -----------------------------------------------------------------------------------
+
+
+def _history(args: argparse.Namespace) -> int:
+    """The runs of a saved experiment: a table, or their per-epoch history as CSV."""
+    from nnbench.engine.files import write_atomic
+    from nnbench.history import read_runs, runs_csv
+
+    runs, histories = read_runs(args.file)
+    if args.csv:
+        text = runs_csv(runs, histories)
+        if args.csv == "-":
+            sys.stdout.write(text)
+        else:
+            write_atomic(Path(args.csv), text.encode("utf-8"))
+            print(f"wrote {sum(len(h['epoch']) for h in histories.values()):,} rows of {len(runs)} run(s) "
+                  f"to {args.csv}")
+        return 0
+    head = ("run", "name", "from", "epochs", "best loss", "best acc", "time", "differs from its parent")
+    rows = []
+    for r in runs:
+        parent = r.parent if r.parent is not None else "?"
+        origin = "-" if r.branch_epoch is None else f"{parent}@{r.branch_epoch}"
+        rows.append((f"{r.id}{' *' if r.live else ''}", r.name, origin, f"{r.epochs:,}",
+                     "" if math.isnan(r.best_loss) else f"{r.best_loss:.4g}",
+                     "" if math.isnan(r.best_acc) else f"{100 * r.best_acc:.1f} %", f"{r.seconds:.1f} s",
+                     ", ".join(f"{k} {v}" for k, v in r.changes.items())))
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    for row in (head, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+    print("* the live run (the file's own network)")
     return 0

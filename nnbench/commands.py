@@ -182,9 +182,11 @@ class Load:
 
 @dataclass(frozen=True)
 class Save:
-    """Write the experiment with its weights, optimizer state and history (atomically)."""
+    """Write the experiment with its weights, optimizer state and history (atomically), and
+    its runs with their checkpoints (``latest_only``: each run's last checkpoint alone)."""
 
     path: str
+    latest_only: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,6 +235,69 @@ class Status:
     """Ask for the engine's own facts: process id, loaded modules, trainer identity."""
 
 
+# ---- runs and checkpoints (nnbench.history) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seek:
+    """Ask for the network at the checkpoint of ``epoch`` of run ``run`` (None: the live run):
+    a history.Seen. Training is not changed."""
+
+    epoch: int
+    run: int | None = None
+
+
+@dataclass(frozen=True)
+class Fork:
+    """Start a new run from the checkpoint of ``epoch`` of run ``run`` (None: the live one),
+    with ``changes`` (training settings, and "hidden": a tuple of LayerSpec); it becomes the
+    live run, answered with a history.Switched. No changes: it trains on as the original did."""
+
+    epoch: int
+    changes: dict[str, Any] = field(default_factory=dict)
+    run: int | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class SetLive:
+    """Go on training run ``run`` from where it was left (a history.Switched)."""
+
+    run: int
+
+
+@dataclass(frozen=True)
+class RenameRun:
+    run: int
+    name: str
+
+
+@dataclass(frozen=True)
+class DeleteRun:
+    """Forget a run and its checkpoints (not the live one)."""
+
+    run: int
+
+
+@dataclass(frozen=True)
+class ListRuns:
+    """Ask for every run as a tuple of history.RunInfo."""
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """Ask for one run's per-epoch history (a dict of arrays)."""
+
+    run: int | None = None
+
+
+@dataclass(frozen=True)
+class SetCheckpointBudget:
+    """Keep at most ``nbytes`` of checkpoints (0 keeps none); answers the usage as a dict."""
+
+    nbytes: int
+
+
 # ---- events the bench reports while it trains --------------------------------------------------
 
 
@@ -250,7 +315,8 @@ class Stopped:
 
 
 COMMANDS = (SwitchData, Restructure, SetConfig, SetParam, Reset, Load, Save, Predict, Play, Pause, Step,
-            SetSpeed, Restore, GetState, Status)
+            SetSpeed, Restore, GetState, Status, Seek, Fork, SetLive, RenameRun, DeleteRun, ListRuns,
+            RunHistory, SetCheckpointBudget)
 
 
 def as_state(spec: NetworkSpec, params: np.ndarray) -> NetState:

@@ -179,12 +179,17 @@ def check_fits(spec: NetworkSpec, ds: Dataset) -> None:
 
 
 def save_experiment(
-    path: str | os.PathLike, experiment: Experiment, net: Network, trainer: Trainer | None
+    path: str | os.PathLike, experiment: Experiment, net: Network, trainer: Trainer | None,
+    runs: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None,
 ) -> Path:
     """Write a trained experiment: weights, optimizer state, history, dataset source and the
-    experiment's fields, atomically (see :func:`nnbench.engine.files.save`)."""
-    extra = {"experiment": {k: getattr(experiment, k) for k in _EXTRA}}
-    return files.save(path, net, trainer, dataset=experiment.dataset, extra=extra)
+    experiment's fields, atomically (see :func:`nnbench.engine.files.save`); ``runs`` is the
+    runs' record and checkpoint arrays (nnbench.history.RunStore.to_file), if any."""
+    extra: dict[str, Any] = {"experiment": {k: getattr(experiment, k) for k in _EXTRA}}
+    more = None
+    if runs is not None:
+        extra["runs"], more = runs
+    return files.save(path, net, trainer, dataset=experiment.dataset, extra=extra, more=more)
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:

@@ -71,6 +71,7 @@ class Saved:
     rng_state: dict[str, Any] | None = None
     dataset: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # "runs.*" members (nnbench.history)
 
     def network(self) -> Network:
         net = Network(self.spec)
@@ -97,8 +98,10 @@ def save(
     *,
     dataset: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    more: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Write ``net`` (and, with ``trainer``, everything to continue training) atomically."""
+    """Write ``net`` (and, with ``trainer``, everything to continue training) atomically;
+    ``more`` adds members named ``runs.*`` (the runs' checkpoints, see nnbench.history)."""
     path = Path(path)
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "network": net.spec.to_dict()}
     arrays: dict[str, np.ndarray] = dict(net.weights())
@@ -113,6 +116,10 @@ def save(
         meta["dataset"] = dataset
     if extra:
         meta["extra"] = extra
+    for key, value in (more or {}).items():
+        if not key.startswith("runs.") or not _MEMBER.match(key + ".npy"):
+            raise NnbenchError(f"cannot save an array named {key!r}")
+        arrays[key] = value
     arrays[META.removesuffix(".npy")] = np.array(json.dumps(meta))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -497,6 +504,7 @@ def _check(meta: dict[str, Any], saved: Saved, arrays: dict[str, np.ndarray], na
     saved.dataset = dataset
     extra = meta.get("extra", {})
     saved.extra = extra if isinstance(extra, dict) else {}
+    saved.arrays = {k: v for k, v in arrays.items() if k.startswith("runs.")}
     return saved
 
 

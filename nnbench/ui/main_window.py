@@ -139,6 +139,10 @@ class MainWindow(QMainWindow):
         s.edited.connect(self._on_edited)
         self.dataset_panel.confirm_replace = lambda: self.maybe_save("replacing this network")
         self.dataset_panel.table_editor.confirm_replace = self.dataset_panel.confirm_replace
+        # Runs, timeline and exports (nnbench.ui.runs_panel, nnbench.ui.timeline): their own block.
+        from nnbench.ui import runs_panel
+
+        runs_panel.install(self)
         self.resize(1280, 800)
 
     def start_default(self) -> None:
@@ -438,7 +442,7 @@ class MainWindow(QMainWindow):
         self.session.file_done.connect(done)
         self.session.error.connect(failed)
         try:
-            self.session.save(path)
+            self.session.save(path, latest_only=self.latest_only_action.isChecked())
             QTimer.singleShot(timeout_ms, loop.quit)
             if not result:
                 loop.exec()
@@ -531,7 +535,7 @@ class MainWindow(QMainWindow):
     def _on_save(self) -> None:
         path = dialogs.ask_save_path(self, "Save experiment", self._suggested_name())
         if path:
-            self.session.save(path)
+            self.session.save(path, latest_only=self.latest_only_action.isChecked())
 
     @Slot()
     def _on_export(self) -> None:

@@ -82,6 +82,7 @@ class Session(QObject):
     engine_died = Signal(str)  # the engine process died; a new one is starting (the text says what happened)
     engine_ready = Signal(object)  # an engine process is up: its status (pid, modules) as a dict
     stopped = Signal(object)  # training stopped by itself: a commands.Stopped (limit, step, diverged)
+    pinned_changed = Signal(bool)  # the views show a checkpoint (True) or the live network again (False)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -108,6 +109,8 @@ class Session(QObject):
         self._want_hidden = False
         self._callbacks: dict[int, tuple[Callable[[Any], None] | None, Callable[[str], None] | None]] = {}
         self._closing = False
+        self.pinned: Frame | None = None  # a checkpoint's frame the views show instead of live ones
+        self._pinned_net: Any = None
 
         self.worker = EngineWorker()
         self.thread = QThread()
@@ -301,8 +304,10 @@ class Session(QObject):
         self._want_hidden = bool(on)
         self._update_views()
 
-    def save(self, path: str | Path, on_saved: Callable[[str], None] | None = None) -> None:
-        """Write network, optimizer state, history and dataset source (atomically, off-thread)."""
+    def save(self, path: str | Path, on_saved: Callable[[str], None] | None = None,
+             latest_only: bool = False) -> None:
+        """Write network, optimizer state, history and dataset source (atomically, off-thread),
+        and the runs with their checkpoints (``latest_only``: each run's last one)."""
 
         def done(p: str) -> None:
             self.message.emit(f"Saved {Path(p).name}")
@@ -310,7 +315,7 @@ class Session(QObject):
             if on_saved:
                 on_saved(p)
 
-        self._call(cmd.Save(str(path)), done)
+        self._call(cmd.Save(str(path), latest_only), done)
 
     def load(self, path: str | Path) -> None:
         """Open an experiment (a preset ``.json`` or a saved ``.npz``) or a bare network file;
@@ -341,6 +346,12 @@ class Session(QObject):
         self._call(cmd.Restore(state), done)
 
     def predict(self, rows: np.ndarray, on_result: Callable[[np.ndarray], None]) -> None:
+        if self._pinned_net is not None:  # the views show a checkpoint: ask that network
+            from PySide6.QtCore import QTimer
+
+            out = self._pinned_net.predict(np.array(rows, dtype=float))
+            QTimer.singleShot(0, lambda: on_result(out))
+            return
         self._call(cmd.Predict(np.array(rows, dtype=float)), on_result)
 
     def status(self, on_result: Callable[[dict[str, Any]], None]) -> None:
@@ -363,6 +374,39 @@ class Session(QObject):
             self.thread.quit()
             self.thread.wait()
 
+    # --- runs and checkpoints (the timeline and the runs list, nnbench.ui.timeline) ---------------
+    def call(self, command: Any, on_done: Callable[[Any], None] | None = None,
+             on_fail: Callable[[str], None] | None = None) -> None:
+        """Send any command (nnbench.commands); the answer goes to ``on_done``, a refusal to
+        ``on_fail`` (else the error signal)."""
+        self._call(command, on_done, on_fail)
+
+    def pin(self, frame: Frame, net: Any = None) -> None:
+        """Show ``frame`` (a checkpoint's) in every view; live frames wait until unpin().
+        ``net`` (the checkpoint's Network) answers predict() meanwhile, so the Digits tab and
+        "Ask the network" ask the network shown."""
+        was = self.pinned is not None
+        self.pinned, self._pinned_net = frame, net
+        self.frame.emit(frame)
+        if not was:
+            self.pinned_changed.emit(True)
+
+    def unpin(self) -> None:
+        """Back to the live network: the newest frame is drawn again."""
+        if self.pinned is None:
+            return
+        self.pinned = self._pinned_net = None
+        if self.last_frame is not None:
+            self.frame.emit(self.last_frame)
+        self.pinned_changed.emit(False)
+
+    def adopt_run(self, spec: NetworkSpec, config: TrainConfig) -> None:
+        """Another run is live (a fork, a run picked): its network and settings in the panels."""
+        self.spec, self.config = spec, config
+        self._requested_from(spec)
+        self.spec_changed.emit(spec)
+        self.config_changed.emit(config)
+
     # --- answers from the engine ----------------------------------------------------------------
     def _adopt_result(self, opened: cmd.Opened, dataset: Dataset | None = None) -> None:
         ds = opened.dataset if opened.dataset is not None else dataset
@@ -373,6 +417,9 @@ class Session(QObject):
         self._requested_from(opened.spec)
         self.view = view_for(ds)
         self.last_frame = None
+        if self.pinned is not None:
+            self.pinned = None
+            self.pinned_changed.emit(False)
         self._update_views()
         self.dataset_changed.emit(ds)
         self.spec_changed.emit(opened.spec)
@@ -396,6 +443,8 @@ class Session(QObject):
             return
         t0 = time.perf_counter()
         self.last_frame = frame
+        if self.pinned is not None:  # the views show a checkpoint: the live frame waits
+            return
         self.frame.emit(frame)
         self.worker.gui_cost = time.perf_counter() - t0
 

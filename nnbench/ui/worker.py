@@ -135,6 +135,7 @@ class EngineWorker(QObject):
         self._reader: frames.FrameReader | None = None
         self._history = _History()
         self._nets: dict[NetworkSpec, Network] = {}
+        self._gui_nets: dict[NetworkSpec, Network] = {}  # frame_of's, on the GUI thread
         self._next_frame_at = 0.0
         self._last_setup: ViewSetup | None = None
         self._snapshot_history: dict[str, np.ndarray] | None = None
@@ -350,6 +351,38 @@ class EngineWorker(QObject):
             rows = None if setup.data_rows is None else np.ascontiguousarray(setup.data_rows, dtype=VIEW_DTYPE)
             cached = self._inputs = (setup, grid, rows)
         return cached[1], cached[2]
+
+    def frame_of(self, spec: NetworkSpec, params: np.ndarray, epoch: int, step: int,
+                 lr: float) -> Frame | None:
+        """A view Frame of any network (a checkpoint the timeline shows), evaluated on the
+        caller's thread (the GUI's) as _view_frame evaluates the engine's; the curves keep the
+        history the frames brought. Touches nothing the worker thread uses but reads."""
+        setup = self._setup
+        if setup is None:
+            return None
+        net = self._gui_nets.get(spec)
+        if net is None:
+            if len(self._gui_nets) > 8:
+                self._gui_nets.clear()
+            net = self._gui_nets[spec] = Network(replace(spec, dtype=VIEW_DTYPE))
+        if net.flat_params.shape != params.shape:
+            return None
+        net.flat_params[...] = params
+        grid = None if setup.grid is None else np.asarray(setup.grid, dtype=VIEW_DTYPE)
+        rows = None if setup.data_rows is None else np.asarray(setup.data_rows, dtype=VIEW_DTYPE)
+        grid_output = grid_hidden = data_output = None
+        if grid is not None:
+            if setup.want_hidden:
+                layers = net.activations(grid)
+                grid_hidden, grid_output = tuple(layers[:-1]), layers[-1]
+            else:
+                grid_output = net.predict(grid)
+        if rows is not None:
+            data_output = net.predict(rows)
+        history = self._snapshot_history or {key: np.zeros(0) for key in HISTORY_KEYS}
+        snap = Snapshot(epoch=epoch, step=step, lr=lr, weights=_weights(spec, np.array(params, copy=True)), history=history,
+                        last_loss=float("nan"))
+        return Frame(snap, grid_output, grid_hidden, data_output, False, setup.dataset, setup.generation)
 
     def history(self) -> dict[str, np.ndarray]:
         """A copy of the history assembled so far (for a restore after the engine died)."""

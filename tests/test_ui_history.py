@@ -1,0 +1,215 @@
+"""The timeline, forks, the runs list and the exports in the window, driven through its widgets."""
+
+from __future__ import annotations
+
+import csv
+import xml.etree.ElementTree as ET
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
+
+from nnbench import commands as cmd
+from nnbench.ui import dialogs
+from nnbench.ui.app import configure_pyqtgraph
+from nnbench.ui.main_window import MainWindow
+
+WAIT = 20_000
+
+
+def trained_window(qtbot, epochs: int = 30) -> MainWindow:
+    configure_pyqtgraph()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    s = window.session
+    with qtbot.waitSignal(s.spec_changed, timeout=WAIT):
+        window.start_default()
+    with qtbot.waitSignal(s.config_changed, timeout=WAIT):
+        window.epochs_box.setValue(epochs)
+    window.train_action.trigger()
+    qtbot.waitUntil(lambda: s.epoch >= epochs and not s.running, timeout=60_000)
+    qtbot.waitUntil(lambda: epochs in window.timeline.epochs, timeout=WAIT)
+    window.runs_action.trigger()  # the Runs button shows the runs list
+    assert window.runs_dock.isVisible()
+    return window
+
+
+def shown_epoch(window: MainWindow) -> int:
+    return window.plots_panel._last_frame.snapshot.epoch
+
+
+def seek(qtbot, window: MainWindow, epoch: int) -> cmd.Seek:
+    got = []
+    window.session.call(cmd.Seek(epoch), got.append)
+    qtbot.waitUntil(lambda: bool(got), timeout=WAIT)
+    return got[0]
+
+
+def click_plot_at_epoch(window: MainWindow, plot, epoch: float) -> None:
+    vb = plot.getPlotItem().getViewBox()
+    y = vb.viewRange()[1]
+    scene = vb.mapViewToScene(QPointF(epoch, (y[0] + y[1]) / 2))
+    pos = plot.mapFromScene(scene)
+    QTest.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(int(pos.x()), int(pos.y())))
+
+
+def test_the_timeline_shows_a_kept_epoch_in_every_view_until_live(qtbot):
+    window = trained_window(qtbot)
+    s, tl, plots = window.session, window.timeline, window.plots_panel
+    live_surface = plots.surface.image.copy()
+    tl.slider.setFocus()
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        QTest.keyClick(tl.slider, Qt.Key.Key_Home)
+    assert s.pinned is not None and shown_epoch(window) == 0 and tl.epoch == 0
+    at0 = seek(qtbot, window, 0)
+    weights = plots._last_frame.snapshot.weights
+    np.testing.assert_array_equal(np.concatenate([weights[k].ravel() for k in sorted(weights)]),
+                                  np.concatenate([w.ravel() for w in _split(at0)]))
+    assert not np.array_equal(plots.surface.image, live_surface)  # the surface as it was then
+    assert window.network_view.weights is weights  # the diagram's connections too
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        QTest.keyClick(tl.slider, Qt.Key.Key_Right)
+    assert shown_epoch(window) == tl.epochs[1] == 1
+    assert all(m.isVisible() and m.value() == 1 for m in tl.markers)
+
+    # A click on the loss curve goes to the nearest kept epoch.
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        click_plot_at_epoch(window, plots.loss_plot, 10.2)
+    assert shown_epoch(window) == 10 and "epoch 10 of run 1" in tl.label.text()
+
+    # Training on does not overwrite the checkpoint shown; Live comes back to the present.
+    with qtbot.waitSignal(s.config_changed, timeout=WAIT):
+        window.epochs_box.setValue(60)
+    window.train_action.trigger()
+    qtbot.waitUntil(lambda: s.epoch >= 60 and not s.running, timeout=60_000)
+    assert shown_epoch(window) == 10
+    with qtbot.waitSignal(s.pinned_changed, timeout=WAIT):
+        QTest.mouseClick(tl.live_button, Qt.MouseButton.LeftButton)
+    assert s.pinned is None and shown_epoch(window) == 60
+    assert not any(m.isVisible() for m in tl.markers) and tl.label.text() == "live"
+    window.close()
+
+
+def _split(seen) -> list[np.ndarray]:
+    from nnbench.bench import network_of
+
+    net = network_of(cmd.NetState(seen.spec, seen.params))
+    w = net.weights()
+    return [w[k] for k in sorted(w)]
+
+
+def test_fork_from_here_then_the_runs_list_compares_renames_picks_and_deletes(qtbot):
+    window = trained_window(qtbot)
+    s, tl, panel = window.session, window.timeline, window.runs_panel
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.slider.setValue(tl.epochs.index(10))
+    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
+        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    assert s.pinned is None
+    qtbot.waitUntil(lambda: s.epoch == 10, timeout=WAIT)  # the fork's own frames, from epoch 10
+    with qtbot.waitSignal(s.config_changed, timeout=WAIT):
+        window.lr_box.setValue(0.5)
+    window.train_action.trigger()
+    qtbot.waitUntil(lambda: s.epoch >= 30 and not s.running, timeout=60_000)
+    window.runs_client.refresh()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2 and "lr 0.1 → 0.5" in panel.table.item(1, 1).text(),
+                    timeout=WAIT)
+    assert panel.table.item(1, 1).text().startswith("from run 1 at epoch 10")
+    assert panel.table.item(1, 0).text() == "run 2  (live)" and panel.table.item(1, 4).text() == "30"
+
+    # Check both runs: their curves overlay the plots, the fork's from its branch point.
+    for row in (0, 1):
+        panel.table.item(row, 0).setCheckState(Qt.CheckState.Checked)
+    qtbot.waitUntil(lambda: len(panel.curves) == 2
+                    and all(c[0].xData is not None and len(c[0].xData) for c in panel.curves.values()),
+                    timeout=WAIT)
+    assert panel.curves[2][0].xData[0] == 10 and panel.curves[1][0].xData[0] == 1
+    raw = panel.curves[1][0].yData.copy()
+    panel.smoothing.setValue(90)
+    smoothed = panel.curves[1][0].yData
+    assert not np.allclose(smoothed, raw) and np.isclose(smoothed[0], raw[0])  # debiased: starts at the first
+
+    # Rename run 1, make it live again (training goes on from where it was left), delete run 2.
+    panel.table.item(0, 0).setText("base")
+    qtbot.waitUntil(lambda: window.runs_client.run(1).name == "base", timeout=WAIT)
+    panel.table.selectRow(panel.row_of(1))
+    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
+        QTest.mouseClick(panel.live_button, Qt.MouseButton.LeftButton)
+    assert s.config.lr == 0.1
+    qtbot.waitUntil(lambda: window.runs_client.live is not None and window.runs_client.live.id == 1,
+                    timeout=WAIT)
+    panel.table.selectRow(panel.row_of(2))
+    QTest.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=WAIT)
+    assert 2 not in panel.curves
+    window.close()
+
+
+def test_exports_write_csv_svg_and_png_that_read_back(qtbot, tmp_path, monkeypatch, errors):
+    window = trained_window(qtbot, epochs=12)
+    s, tl, panel = window.session, window.timeline, window.runs_panel
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.slider.setValue(tl.epochs.index(4))
+    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
+        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(s.config_changed, timeout=WAIT):
+        window.lr_box.setValue(0.3)
+    window.train_action.trigger()
+    qtbot.waitUntil(lambda: s.epoch >= 12 and not s.running, timeout=60_000)
+    window.runs_client.refresh()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=WAIT)
+    for row in (0, 1):
+        panel.table.item(row, 0).setCheckState(Qt.CheckState.Checked)
+
+    paths = iter([tmp_path / name for name in ("runs.csv", "loss.svg", "output.png", "win.png")])
+    monkeypatch.setattr(dialogs, "ask_save_path", lambda *a, **k: str(next(paths)))
+    with qtbot.waitSignal(s.message, timeout=WAIT, check_params_cb=lambda t: t.startswith("Exported 2")):
+        window.export_actions["csv"].trigger()
+    rows = list(csv.DictReader(open(tmp_path / "runs.csv", encoding="utf-8")))
+    assert len(rows) == 12 + 12  # run 1: epochs 1-12; run 2: its own 1-4 and 5-12 after the fork
+    fork = [r for r in rows if r["run"] == "2"]
+    assert [int(r["epoch"]) for r in fork] == list(range(1, 13)) and fork[0]["branch_epoch"] == "4"
+    assert {r["lr"] for r in fork} == {"0.3"} and {r["lr"] for r in rows if r["run"] == "1"} == {"0.1"}
+    assert all(float(r["train_loss"]) > 0 for r in rows) and rows[0]["network"].startswith("2-")
+
+    window.export_actions["loss"].trigger()
+    svg = ET.parse(tmp_path / "loss.svg").getroot()
+    assert svg.tag.endswith("svg")
+    assert len([e for e in svg.iter() if e.tag.endswith("path") or e.tag.endswith("polyline")]) >= 3
+    window.export_actions["output"].trigger()
+    png = QImage(str(tmp_path / "output.png"))
+    assert not png.isNull() and png.width() > 100
+    window.export_actions["window"].trigger()
+    shot = QImage(str(tmp_path / "win.png"))
+    assert shot.width() == window.width() and shot.height() == window.height()
+    # The plots' own right-click menu offers pyqtgraph's exporters too.
+    assert any(a.text().startswith("Export") for a in window.plots_panel.loss_plot.scene().contextMenu)
+    assert not errors
+    window.close()
+
+
+def test_saving_keeps_the_runs_and_latest_only_is_smaller(qtbot, tmp_path, monkeypatch):
+    window = trained_window(qtbot, epochs=20)
+    s, tl = window.session, window.timeline
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.slider.setValue(tl.epochs.index(5))
+    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
+        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    full, small = tmp_path / "full.npz", tmp_path / "small.npz"
+    monkeypatch.setattr(dialogs, "ask_save_path", lambda *a, **k: str(full))
+    with qtbot.waitSignal(s.file_done, timeout=WAIT):
+        window.save_action.trigger()
+    window.latest_only_action.setChecked(True)
+    monkeypatch.setattr(dialogs, "ask_save_path", lambda *a, **k: str(small))
+    with qtbot.waitSignal(s.file_done, timeout=WAIT):
+        window.save_action.trigger()
+    assert small.stat().st_size < full.stat().st_size
+    with qtbot.waitSignal(s.file_done, timeout=WAIT):
+        s.load(str(full))
+    window.runs_client.refresh()
+    qtbot.waitUntil(lambda: len(window.runs_client.runs) == 2, timeout=WAIT)
+    assert window.runs_client.run(1).epochs == 20 and window.runs_client.live.id == 2
+    window.close()
