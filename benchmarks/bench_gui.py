@@ -144,7 +144,7 @@ def startup_costs(rounds: int) -> None:
         shown.append(time.perf_counter() - t0)
         up: list = []
         window.session.engine_ready.connect(up.append)
-        run_until(lambda: bool(up))
+        run_until(lambda up=up: bool(up))
         ready.append(time.perf_counter() - t0)
         window.close()
     print(f"window shown {1000 * np.median(shown):.0f} ms, engine process answering after "
@@ -176,8 +176,8 @@ def main() -> int:
             window.close()
         ratios = [r["rate"] / b for r, b in zip(app_runs, base, strict=True)]
 
-        def med(key: str) -> float:
-            return float(np.median([r[key] for r in app_runs]))
+        def med(key: str, runs=app_runs) -> float:
+            return float(np.median([r[key] for r in runs]))
 
         print(f"{name:38} {np.median(base):17,.0f} {med('rate'):12,.0f} "
               f"{np.median(ratios):6.2f} [{min(ratios):.2f}-{max(ratios):.2f}] "

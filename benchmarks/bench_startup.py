@@ -73,7 +73,8 @@ def main() -> int:
               f"default network shown {network:.2f} s")
     warm = sorted(rows[1:] or rows)
     mid = warm[len(warm) // 2]
-    print(f"median of the warm runs: first paint {mid[0]:.2f} s, engine {mid[1]:.2f} s, network {mid[2]:.2f} s")
+    print(f"median of the warm runs: first paint {mid[0]:.2f} s, engine {mid[1]:.2f} s, "
+          f"network {mid[2]:.2f} s")
     return 0
 
 

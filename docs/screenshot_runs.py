@@ -5,7 +5,8 @@
 
 The spiral set with input features x1, x2, sin x1, sin x2, 8-8-6 tanh, Adam lr 0.01, batch 16,
 trained 400 epochs (run 1); forked at epoch 63 with lr 0.003 and trained to 400 too (run 2);
-both runs checked in the Runs list (smoothing 0.6), the timeline moved back to epoch 25 of run 1. The screen is taken with ImageMagick's
+both runs checked in the Runs list (smoothing 0.6), the timeline moved
+back to epoch 25 of run 1. The screen is taken with ImageMagick's
 ``import -window root``.
 """
 
@@ -22,7 +23,6 @@ from threadpoolctl import threadpool_limits
 from nnbench.engine import LayerSpec
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
-
 
 EPOCHS, FORK, EARLY = 400, 63, 25
 
@@ -78,7 +78,7 @@ def main(out: str) -> None:
     end = time.monotonic() + 1.0
     wait(app, lambda: time.monotonic() > end)  # let every view paint
     subprocess.run(["import", "-window", "root", out], check=True)
-    print(f"wrote {out}")
+    print(f"wrote {out}")  # noqa: T201 (a script that reports what it made)
     window.close()
 
 

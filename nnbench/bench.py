@@ -177,7 +177,8 @@ class Bench:
             raise SpecError(f"the bench has no command {type(command).__name__}")
         return handler(command)
 
-    def open(self, experiment: Experiment, dataset: Dataset | None = None, path: str | None = None) -> cmd.Opened:
+    def open(self, experiment: Experiment, dataset: Dataset | None = None,
+             path: str | None = None) -> cmd.Opened:
         """Build ``experiment`` (on ``dataset`` if given) and train it from now on."""
         ds, _net, trainer = experiment.build(dataset)
         self.meta = experiment
@@ -389,7 +390,8 @@ class Bench:
         """The bench as data, enough for :class:`nnbench.commands.Restore`."""
         t = self._trainer()
         return cmd.EngineState(self.dataset, t.config, cmd.as_state(t.net.spec, t.net.flat_params),
-                               t.history.to_dict(), t.epoch, t.step_count, self.generation, self._meta_fields())
+                               t.history.to_dict(), t.epoch, t.step_count, self.generation,
+                               self._meta_fields())
 
     # ---- training -----------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ def describe_change(a: NetworkSpec, b: NetworkSpec) -> str:
         return "add layer" if len(b.hidden) > len(a.hidden) else "remove layer"
     if a.output != b.output:
         return "output activation"
-    for h, (x, y) in enumerate(zip(a.hidden, b.hidden)):
+    for h, (x, y) in enumerate(zip(a.hidden, b.hidden, strict=False)):
         if x.units != y.units:
             return f"neurons of layer {h + 1}"
         if x != y:

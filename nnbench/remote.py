@@ -104,7 +104,8 @@ def _reply(conn: Any, cid: int, ok: bool, result: Any) -> None:
     except (EOFError, BrokenPipeError, ConnectionResetError):
         raise
     except Exception as e:  # an answer that cannot cross the pipe
-        conn.send(("reply", cid, False, f"internal error: the answer could not be sent ({type(e).__name__}: {e})"))
+        text = f"internal error: the answer could not be sent ({type(e).__name__}: {e})"
+        conn.send(("reply", cid, False, text))
 
 
 def _apply(bench: Bench, command: Any) -> tuple[bool, Any]:

@@ -55,7 +55,8 @@ def test_restructure_keeps_what_still_fits_and_its_record_brings_back_a_removed_
     train(bench, 5)
     w0 = bench.net.layers[0].W.copy()
     spec = bench.spec
-    edit = bench.apply(cmd.Restructure((LayerSpec(3, "tanh"),), None, spec.output, generation=bench.generation))
+    edit = bench.apply(cmd.Restructure((LayerSpec(3, "tanh"),), None, spec.output,
+                                       generation=bench.generation))
     assert isinstance(edit, cmd.StructureEdit) and edit.text == "neurons of layer 1"
     np.testing.assert_array_equal(bench.net.layers[0].W, w0[:, :3])
     assert bench.epoch == 5  # the history goes on
@@ -179,8 +180,9 @@ def test_restore_from_state_gives_back_the_same_network_and_history():
     np.testing.assert_array_equal(network_of(state.net).flat_params, bench.net.flat_params)
 
 
-@pytest.mark.parametrize("command", [cmd.SwitchData(source=XOR), cmd.SetConfig({"lr": 0.3}), cmd.Play(), cmd.Pause(),
-                                     cmd.Step(2), cmd.SetSpeed(30), cmd.Reset(3), cmd.Status(), cmd.GetState(),
+@pytest.mark.parametrize("command", [cmd.SwitchData(source=XOR), cmd.SetConfig({"lr": 0.3}), cmd.Play(),
+                                     cmd.Pause(), cmd.Step(2), cmd.SetSpeed(30), cmd.Reset(3), cmd.Status(),
+                                     cmd.GetState(),
                                      cmd.SetParam(0, 0, 0, 0.1), cmd.Predict(np.zeros((2, 2)))])
 def test_commands_are_plain_data_that_survive_a_pickle_round_trip(command):
     bench = xor_bench()

@@ -14,7 +14,8 @@ BLOCK_QT = (
 
 
 def run_without_qt(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK_QT + code], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", BLOCK_QT + code], capture_output=True, text=True,
+                          timeout=120)
 
 
 def test_engine_and_data_import_and_train_with_qt_blocked():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nnbench.engine import LayerSpec, Network, NetworkSpec, TrainConfig, Trainer, files, gradcheck
-from nnbench.engine.features import FEATURES, expand, normalize
+from nnbench.engine.features import FEATURES, expand
 from nnbench.engine.losses import get as get_loss
 from nnbench.errors import SpecError
 

@@ -110,10 +110,9 @@ def test_frames_larger_than_the_first_segment_still_reach_the_views(qtbot):
 
 
 def test_the_speed_control_slows_training_to_batches_a_second(qtbot):
+    from engine_helpers import engine_status
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-
-    from engine_helpers import engine_status
 
     window = open_window(qtbot)
     s = window.session

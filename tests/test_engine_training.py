@@ -41,7 +41,8 @@ def test_initialisers_are_seeded_and_scaled(init):
     b = Network(spec, np.random.default_rng(5)).weights()["layer0.W"]
     c = Network(spec, np.random.default_rng(6)).weights()["layer0.W"]
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    expected_std = {"uniform": 1 / math.sqrt(3), "normal": 0.01, "xavier": math.sqrt(2 / 90), "he": math.sqrt(2 / 50)}
+    expected_std = {"uniform": 1 / math.sqrt(3), "normal": 0.01, "xavier": math.sqrt(2 / 90),
+                    "he": math.sqrt(2 / 50)}
     assert a.std() == pytest.approx(expected_std[init], rel=0.1)
 
 

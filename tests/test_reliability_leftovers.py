@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 import pickle
 import signal
 import subprocess
@@ -14,6 +13,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest

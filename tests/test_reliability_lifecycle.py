@@ -14,12 +14,12 @@ import random
 import threading
 
 import pytest
+from engine_helpers import engine_state
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtTest import QTest
 
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
-from engine_helpers import engine_state
 
 WAIT = 15_000  # ms: any wait longer than this is a deadlock
 ACTIONS = ("train", "pause", "step", "reset", "neurons", "add_layer", "remove_layer", "dataset", "lr",

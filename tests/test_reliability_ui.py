@@ -7,15 +7,15 @@ import random
 
 import numpy as np
 import pytest
+from engine_helpers import engine_net, engine_state
+from test_ui_window import close_window, open_window
 
 from nnbench import cli, presets
-from nnbench.engine import LayerSpec, Network, NetworkSpec, Trainer, files
+from nnbench.engine import LayerSpec, Network, NetworkSpec, files
 from nnbench.errors import NnbenchError
+from nnbench.experiment import make_trainer
 from nnbench.ui import dialogs
 from nnbench.ui.main_window import MainWindow
-from nnbench.experiment import make_trainer
-from test_ui_window import close_window, open_window
-from engine_helpers import engine_state, engine_net
 
 WAIT = 15_000
 GRID = np.array([[x, y] for x in np.linspace(-6, 6, 5) for y in np.linspace(-6, 6, 5)])
@@ -201,7 +201,7 @@ def test_a_pause_right_after_train_is_always_reported(qtbot, errors):
             s.pause()
             idle(qtbot, window)
             assert not s.running
-            assert not engine_state(qtbot, s) is None
+            assert engine_state(qtbot, s) is not None
         s.train()
         qtbot.waitUntil(lambda: s.running, timeout=WAIT)
         s.pause()

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from engine_helpers import engine_net, engine_state
+from test_ui_window import close_window, open_window
 
 from nnbench import cli
 from nnbench.engine import files
 from nnbench.ui import dialogs
-from test_ui_window import close_window, open_window
-from engine_helpers import engine_state, engine_net
 
 
 def test_window_save_then_cli_train_continues(qtbot, tmp_path, monkeypatch, capsys):
@@ -28,7 +28,8 @@ def test_window_save_then_cli_train_continues(qtbot, tmp_path, monkeypatch, caps
     saved_loss = float(engine_state(qtbot, s).history["train_loss"][-1])
     close_window(window)
 
-    assert cli.main(["train", str(path), "--epochs", "20", "--json", "--save", str(tmp_path / "more.npz")]) == 0
+    more = tmp_path / "more.npz"
+    assert cli.main(["train", str(path), "--epochs", "20", "--json", "--save", str(more)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["epochs"] == 320 and result["epochs_run"] == 20
     # Continued from the trained weights: a fresh network starts near 0.69 (chance) on XOR.

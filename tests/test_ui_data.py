@@ -8,6 +8,7 @@ import hashlib
 
 import numpy as np
 import pytest
+from engine_helpers import engine_net
 from mnist_server import Server
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
@@ -22,7 +23,6 @@ from nnbench.ui.draw_pad import DrawPad
 from nnbench.ui.mnist_view import MnistView, confusion_matrix, mosaic
 from nnbench.ui.predict_box import PredictBox
 from nnbench.ui.session import Session
-from engine_helpers import engine_net
 
 XOR = {"kind": "generator", "name": "xor", "n": 100, "noise": 0.1, "test_fraction": 0.5, "seed": 0}
 

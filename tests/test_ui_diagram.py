@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_helpers import engine_net, engine_state
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
@@ -16,7 +17,6 @@ from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
 from nnbench.ui.network_view import NetworkView
 from nnbench.ui.undo import StructureHistory
-from engine_helpers import engine_state, engine_net
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_helpers import engine_state
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
-from engine_helpers import engine_state
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_helpers import engine_net, engine_state, engine_status
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from nnbench.ui import dialogs
 from nnbench.ui.app import configure_pyqtgraph
 from nnbench.ui.main_window import MainWindow
-from engine_helpers import engine_net, engine_state, engine_status
 
 GRID = np.array([[x, y] for x in np.linspace(-6, 6, 7) for y in np.linspace(-6, 6, 7)])
 
@@ -136,7 +136,7 @@ def test_step_trains_exactly_one_epoch(qtbot):
     for expected in (1, 2):
         qtbot.waitUntil(lambda: not window.session.running, timeout=10_000)
         window.step_action.trigger()
-        qtbot.waitUntil(lambda: window.session.epoch == expected, timeout=10_000)
+        qtbot.waitUntil(lambda expected=expected: window.session.epoch == expected, timeout=10_000)
     qtbot.waitUntil(lambda: not window.session.running, timeout=10_000)
     assert engine_state(qtbot, window.session).epoch == 2
     close_window(window)

@@ -32,8 +32,7 @@ from nnbench.engine.optimizers import OPTIMIZERS
 from nnbench.engine.training import TrainConfig
 from nnbench.errors import NnbenchError
 from nnbench.experiment import load_experiment
-from nnbench.ui import dialogs
-from nnbench.ui import inspect_window
+from nnbench.ui import dialogs, inspect_window
 from nnbench.ui.dataset_panel import DatasetPanel
 from nnbench.ui.exporter import Exporter
 from nnbench.ui.network_panel import NetworkPanel
@@ -221,7 +220,8 @@ class MainWindow(QMainWindow):
         self.speed_box = QComboBox()
         for value, title in SPEED_CHOICES:
             self.speed_box.addItem(title, value)
-        self.speed_box.setToolTip("Training speed: as fast as it can, or a number of batches (updates) a second")
+        self.speed_box.setToolTip("Training speed: as fast as it can, or a number of batches (updates) "
+                                  "a second")
         self.speed_box.setAccessibleName("training speed")
         settings.addSeparator()
         settings.addWidget(QLabel(" Speed "))

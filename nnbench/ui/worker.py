@@ -348,7 +348,8 @@ class EngineWorker(QObject):
         cached = self._inputs
         if cached is None or cached[0] is not setup:
             grid = None if setup.grid is None else np.ascontiguousarray(setup.grid, dtype=VIEW_DTYPE)
-            rows = None if setup.data_rows is None else np.ascontiguousarray(setup.data_rows, dtype=VIEW_DTYPE)
+            rows = None if setup.data_rows is None else np.ascontiguousarray(setup.data_rows,
+                                                                             dtype=VIEW_DTYPE)
             cached = self._inputs = (setup, grid, rows)
         return cached[1], cached[2]
 
@@ -380,7 +381,8 @@ class EngineWorker(QObject):
         if rows is not None:
             data_output = net.predict(rows)
         history = self._snapshot_history or {key: np.zeros(0) for key in HISTORY_KEYS}
-        snap = Snapshot(epoch=epoch, step=step, lr=lr, weights=_weights(spec, np.array(params, copy=True)), history=history,
+        snap = Snapshot(epoch=epoch, step=step, lr=lr, weights=_weights(spec, np.array(params, copy=True)),
+                        history=history,
                         last_loss=float("nan"))
         return Frame(snap, grid_output, grid_hidden, data_output, False, setup.dataset, setup.generation)
 
