@@ -379,6 +379,7 @@ def _load(data: bytes, name: str) -> Saved:
                 saved.step = _count(meta, "step", name)
                 saved.rng_state = _rng_state(meta.get("rng"), name)
             plan = _plan(spec, saved, members, name)
+            plan.update(_plan_runs(meta, members, name))
             # Bounded member by member; together they must also fit in the memory there is.
             check_memory(spec, batch=1, optimizer=None)
             check_bytes(sum(info.file_size for info, _ in plan.values()), f"reading {name}")
@@ -454,6 +455,52 @@ def _plan(spec: NetworkSpec, saved: Saved, members: dict[str, zipfile.ZipInfo], 
                 raise FileFormatError(f"{name}: {key} declares {info.file_size:,} bytes, more than "
                                       f"{saved.epoch:,} epochs of history")
             plan[key] = (info, None)
+    return plan
+
+
+def _plan_runs(meta: dict[str, Any], members: dict[str, zipfile.ZipInfo], name: str) -> Plan:
+    """The runs' members (nnbench.history): each checkpoint bounded by what the network its own
+    record names needs (weights and at most twice as much optimizer state), each run's history
+    by the epochs the record names. Members the record does not name are not read."""
+    extra = meta.get("extra")
+    record = extra.get("runs") if isinstance(extra, dict) else None
+    runs = record.get("runs") if isinstance(record, dict) else None
+    if not isinstance(runs, list):
+        return {}
+    plan: Plan = {}
+    rows = max(_count(meta, "epoch", name) if "epoch" in meta else 0, 0) + 1
+    for r in runs[:256]:
+        if not isinstance(r, dict) or not isinstance(r.get("id"), int) or isinstance(r.get("id"), bool):
+            continue
+        cps = r.get("checkpoints") if isinstance(r.get("checkpoints"), list) else []
+        for cp in cps:
+            if isinstance(cp, dict) and isinstance(cp.get("epoch"), int) and 0 <= cp["epoch"] < 2**40:
+                rows = max(rows, cp["epoch"] + 1)
+    for r in runs[:256]:
+        if not isinstance(r, dict) or not isinstance(r.get("id"), int) or isinstance(r.get("id"), bool):
+            continue
+        rid = r["id"]
+        key = f"runs.r{rid}.history"
+        if key in members:
+            bound = NPY_HEADER + 8 * len(HISTORY_KEYS) * rows
+            if members[key].file_size > bound:
+                raise FileFormatError(f"{name}: {key} declares {members[key].file_size:,} bytes, more than "
+                                      f"{rows - 1:,} epochs of history")
+            plan[key] = (members[key], None)
+        cps = r.get("checkpoints") if isinstance(r.get("checkpoints"), list) else []
+        for k, cp in enumerate(cps[:1000]):
+            key = f"runs.r{rid}.c{k}"
+            if key not in members or not isinstance(cp, dict):
+                continue
+            try:
+                n = NetworkSpec.from_dict(cp.get("spec")).n_params()
+            except NnbenchError as e:
+                raise FileFormatError(f"{name}: a checkpoint of run {rid}: {e}") from None
+            bound = NPY_HEADER + 8 * (3 * n + 64)
+            if members[key].file_size > bound:
+                raise FileFormatError(f"{name}: {key} declares {members[key].file_size:,} bytes; its network "
+                                      f"needs at most {bound:,}")
+            plan[key] = (members[key], None)
     return plan
 
 
