@@ -922,6 +922,7 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"heatmap saved to {args.heatmap}")
     if args.json:
         print(json.dumps(rows))
+    return 0
 
 
 # ---- history -----------------------------------------------------------------------------------
