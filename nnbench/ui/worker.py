@@ -30,7 +30,7 @@ from nnbench.engine import Network, NetworkSpec, Snapshot
 from nnbench.engine.training import HISTORY_KEYS
 
 FIRST_SEGMENT = 1 << 20  # bytes per frame slot to start with; grown when a frame needs more
-MIN_FRAME_INTERVAL = 1 / 60
+MIN_FRAME_INTERVAL = 1 / 36
 QUIT_WAIT = 0.5  # seconds an engine may take to quit before it is terminated
 VIEW_DTYPE = "float32"
 
