@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
@@ -35,6 +35,7 @@ from nnbench import sweep as sw
 from nnbench.data import Dataset
 from nnbench.errors import NnbenchError, SpecError
 from nnbench.experiment import Experiment
+from nnbench.ui.background import Background
 
 MAX_PICTURES = 64  # small multiples drawn; the others still count in the curves and the line
 PICTURE_RES = 40
@@ -164,7 +165,7 @@ class SeedsDialog(QDialog):
         self.setWindowTitle("Seeds x K")
         self.session = session
         self.result: SeedsResult | None = None
-        self._thread: QThread | None = None
+        self._background = Background()
         self._runner: SeedsRunner | None = None
         self.boxes: list[_SeedBox] = []
 
@@ -241,7 +242,7 @@ class SeedsDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._background.running
 
     # ---- running ---------------------------------------------------------------------------
 
@@ -264,23 +265,17 @@ class SeedsDialog(QDialog):
         self.progress.setValue(0)
         self.summary.setText(f"Training {len(seeds)} seeds for {epochs:,} epochs…")
         self._runner = SeedsRunner(exp.with_training(epochs=epochs), ds, seeds, epochs, target)
-        self._thread = QThread()
-        self._runner.moveToThread(self._thread)
-        self._thread.started.connect(self._runner.run)
-        self._runner.progressed.connect(self.progress.setValue)
-        self._runner.finished.connect(self._on_finished)
-        self._runner.failed.connect(self._on_failed)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self._thread.start()
+        self._background.start(self._runner, self.progress.setValue, self._on_finished, self._on_failed)
 
     def _on_cancel(self) -> None:
-        if self._runner is not None:
-            self._runner.cancel.set()
+        if self._background.running:
+            self._background.cancel()
 
     @Slot(object)
     def _on_finished(self, result: SeedsResult) -> None:
-        cancelled = self._runner is not None and self._runner.cancel.is_set()
+        cancelled = self._background.cancelled
         self._stop_thread()
         self.result = result
         self._show(result, cancelled)
@@ -291,10 +286,8 @@ class SeedsDialog(QDialog):
         self.summary.setText(f"The run stopped: {text}")
 
     def _stop_thread(self) -> None:
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait()
-        self._thread, self._runner = None, None
+        self._background.stop()
+        self._runner = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
 
@@ -371,10 +364,7 @@ class SeedsDialog(QDialog):
         self.session.adopt_state(r.state(k))
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if self._runner is not None:
-            self._runner.cancel.set()
-            self._thread.quit()
-            self._thread.wait()
+        self._background.stop()
         super().closeEvent(event)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from nnbench import sweep as sw
 from nnbench.errors import NnbenchError
+from nnbench.ui.background import Background
 
 METRICS = ("final_test_acc", "final_train_acc", "best_test_acc", "final_test_loss", "final_train_loss",
            "epochs_to_target")
@@ -139,7 +140,7 @@ class SweepDialog(QDialog):
         self._executor_fn = executor_fn or (lambda: sw.LocalExecutor())
         self.sweep: sw.Sweep | None = None
         self.rows: list[dict[str, Any]] = []
-        self._thread: QThread | None = None
+        self._background = Background()
         self._runner: SweepRunner | None = None
 
         self.grid_edit = QLineEdit("lr=0.03,0.1,0.3; hidden=2,4,8")
@@ -188,7 +189,7 @@ class SweepDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._background.running
 
     def _on_run(self) -> None:
         try:
@@ -204,19 +205,13 @@ class SweepDialog(QDialog):
         self.progress.setValue(0)
         self.status.setText(f"{len(sweep.cells)} cell(s) x {len(sweep.seeds)} seed(s)…")
         self._runner = SweepRunner(sweep, self._executor_fn())
-        self._thread = QThread()
-        self._runner.moveToThread(self._thread)
-        self._thread.started.connect(self._runner.run)
-        self._runner.progressed.connect(self._on_progress)
-        self._runner.finished.connect(self._on_finished)
-        self._runner.failed.connect(self._on_failed)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self._thread.start()
+        self._background.start(self._runner, self._on_progress, self._on_finished, self._on_failed)
 
     def _on_cancel(self) -> None:
-        if self._runner is not None:
-            self._runner.cancel.set()
+        if self._background.running:
+            self._background.cancel()
             self.status.setText("Cancelling…")
 
     @Slot(object)
@@ -229,7 +224,7 @@ class SweepDialog(QDialog):
 
     @Slot(object)
     def _on_finished(self, rows: list) -> None:
-        cancelled = self._runner is not None and self._runner.cancel.is_set()
+        cancelled = self._background.cancelled
         self._stop_thread()
         self.rows = rows
         hit, total = sw.reached(rows)
@@ -248,10 +243,8 @@ class SweepDialog(QDialog):
         self.status.setText(f"The sweep stopped: {text}")
 
     def _stop_thread(self) -> None:
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait()
-        self._thread, self._runner = None, None
+        self._background.stop()
+        self._runner = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
 
@@ -285,8 +278,5 @@ class SweepDialog(QDialog):
             self.heatmap.show_values(values, xs, ys, xname, yname, f"median {metric}")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if self._runner is not None:
-            self._runner.cancel.set()
-            self._thread.quit()
-            self._thread.wait()
+        self._background.stop()
         super().closeEvent(event)
