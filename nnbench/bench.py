@@ -24,6 +24,7 @@ from nnbench import data
 from nnbench.data import Dataset
 from nnbench.engine import LayerSpec, Network, NetworkSpec, TrainConfig, Trainer, files
 from nnbench.engine.memory import check_memory
+from nnbench.engine.training import History
 from nnbench.engine.training import Step as TrainStep
 from nnbench.errors import FileFormatError, IncompatibleError, SpecError, TrainingDiverged
 from nnbench.experiment import Experiment, check_fits, load_experiment, make_trainer, save_experiment
@@ -364,8 +365,6 @@ class Bench:
                          expect=dict(meta.get("expect", {})), report_every=int(meta.get("report_every", 0)))
         ds, net, trainer = exp.build(s.dataset)
         net.flat_params[...] = s.net.params
-        from nnbench.engine.training import History
-
         trainer.history = History.from_dict(s.history) if len(s.history.get("epoch", ())) else History()
         trainer.epoch, trainer.step_count = int(s.epoch), int(s.step)
         self.meta = exp

@@ -9,6 +9,7 @@ a new one is started holding the network and history of the last frame received.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -436,8 +437,6 @@ class Session(QObject):
 
     @Slot()
     def _on_frame_ready(self) -> None:
-        import time
-
         frame = self.worker.take_frame()
         if frame is None or frame.generation != self.generation:
             return
