@@ -108,7 +108,7 @@ def test_sweep_dialog_bad_grid_is_one_line_and_cancel_keeps_what_finished(qtbot)
     click(dialog.run_button)
     assert dialog.status.text() == "'lr=0.1,x': 'x' is not a number" and not dialog.running
     dialog.grid_edit.setText("lr=0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8")
-    dialog.epochs_spin.setValue(300)
+    dialog.epochs_spin.setValue(3000)  # cells long enough that Cancel lands before the last
     dialog.seeds_spin.setValue(2)
     click(dialog.run_button)
     qtbot.waitUntil(lambda: dialog.progress.value() >= 1, timeout=30_000)
