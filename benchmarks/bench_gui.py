@@ -116,12 +116,15 @@ def in_app(window: MainWindow, ds: Dataset, hidden, settings, seconds: float) ->
     timer = QTimer()
     timer.timeout.connect(tick)
     before = status(s)
+    xpid = x_server_pid()
+    cpu0 = cpu_seconds(s.worker.pid), cpu_seconds(os.getpid()), cpu_seconds(xpid)
     frames0 = window.plots_panel.frames_drawn
     eval0 = s.worker.timing["frame_eval"]
     timer.start(10)
     s.train()
     run_until(lambda: time.perf_counter() >= before["at"] + seconds, timeout=seconds + 30)
     after = status(s)
+    cpu1 = cpu_seconds(s.worker.pid), cpu_seconds(os.getpid()), cpu_seconds(xpid)
     timer.stop()
     s.pause()
     run_until(lambda: not s.running and not s.busy)
@@ -130,8 +133,35 @@ def in_app(window: MainWindow, ds: Dataset, hidden, settings, seconds: float) ->
     return {"rate": (after["step"] - before["step"]) / elapsed,
             "fps": (window.plots_panel.frames_drawn - frames0) / elapsed,
             "p50": float(np.percentile(g, 50)), "p99": float(np.percentile(g, 99)), "max": float(g.max()),
+            "engine_cpu": (cpu1[0] - cpu0[0]) / elapsed, "window_cpu": (cpu1[1] - cpu0[1]) / elapsed,
+            "x_cpu": (cpu1[2] - cpu0[2]) / elapsed,
             "eval_ms": 1000 * (s.worker.timing["frame_eval"] - eval0)
             / max(window.plots_panel.frames_drawn - frames0, 1)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (all its threads), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def x_server_pid() -> int:
+    """The pid of the Xvfb serving $DISPLAY, or 0."""
+    display = os.environ.get("DISPLAY", "")
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"Xvfb") and display.encode() in argv:
+                return int(entry)
+    return 0
 
 
 def startup_costs(rounds: int) -> None:
@@ -163,7 +193,8 @@ def main() -> int:
     configure_pyqtgraph()
     startup_costs(args.rounds)
     print(f"{'case':38} {'headless steps/s':>17} {'app steps/s':>12} {'app/headless':>20} "
-          f"{'frames/s':>9} {'timer p50':>10} {'timer p99':>10} {'timer max':>10} {'frame eval':>11}")
+          f"{'frames/s':>9} {'timer p50':>10} {'timer p99':>10} {'timer max':>10} {'frame eval':>11} "
+          f"{'engine CPU':>11} {'window CPU':>11} {'X CPU':>6}")
     for name, (make, hidden, settings) in CASES.items():
         if args.case and not any(c in name for c in args.case):
             continue
@@ -182,7 +213,7 @@ def main() -> int:
         print(f"{name:38} {np.median(base):17,.0f} {med('rate'):12,.0f} "
               f"{np.median(ratios):6.2f} [{min(ratios):.2f}-{max(ratios):.2f}] "
               f"{med('fps'):9.1f} {med('p50'):8.1f}ms {med('p99'):8.1f}ms {med('max'):8.1f}ms "
-              f"{med('eval_ms'):9.2f}ms", flush=True)
+              f"{med('eval_ms'):9.2f}ms {med('engine_cpu'):10.2f} {med('window_cpu'):10.2f} {med('x_cpu'):6.2f}", flush=True)
     return 0
 
 
