@@ -247,7 +247,7 @@ def test_mnist_view_fills_after_a_step(qtbot, session, mnist_dir):
     view.resize(1000, 700)
     view.show()
     load_digits(qtbot, session, mnist_dir)
-    assert view.sample_image.image is not None and view.sample_labels[3].textItem.toPlainText() == "3"
+    assert view.sample_image.image is not None and view.sample_labels.text(3) == "3"
     assert view.counts_bars.opts["height"].tolist() == [20] * 10
     session.step()
     qtbot.waitUntil(lambda: view.predicted_step > 0, timeout=20_000)
@@ -255,7 +255,7 @@ def test_mnist_view_fills_after_a_step(qtbot, session, mnist_dir):
     assert view.weights_image.image is not None and view.weights_image.image.shape[2] == 3
     assert view.acc_train.getData()[0] is not None
     wrong = 30 - int(np.trace(view.confusion))
-    shown = [t for t in view.gallery_labels if t.textItem.toPlainText()]
+    shown = [t for t in view.gallery_labels.texts() if t]
     assert len(shown) == min(wrong, len(view.gallery_labels))
 
     # The diagram's hovered first-layer neuron: its 784 weights as one 28x28 image.

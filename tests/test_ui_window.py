@@ -248,7 +248,7 @@ def test_regularization_set_in_the_toolbar_applies_live_and_is_saved(qtbot, tmp_
 
 
 def test_curve_axes_move_in_steps_and_cover_the_data(qtbot):
-    from nnbench.ui.plots_panel import nice_ceiling
+    from nnbench.ui.axes import nice_ceiling
 
     assert [nice_ceiling(v) for v in (0.3, 1, 1.01, 2, 3, 7, 10, 11, 548, 4999)] == \
         [pytest.approx(v) for v in (0.3, 1, 1.5, 2, 3, 8, 10, 15, 600, 5000)]

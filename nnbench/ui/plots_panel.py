@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from nnbench.data import Dataset
 from nnbench.engine import features as feature_maps
 from nnbench.ui import colors
+from nnbench.ui.axes import nice_ceiling
 from nnbench.ui.mnist_view import MnistView
 from nnbench.ui.session import Session, View
 from nnbench.ui.worker import Frame
@@ -40,18 +41,6 @@ def _curves_title(what: str) -> str:
     blue, orange = "#%02x%02x%02x" % colors.BLUE, "#%02x%02x%02x" % colors.ORANGE
     return (f"<span style='color:#333'>{what}:</span> <span style='color:{blue}'>━ train</span> "
             f"<span style='color:{orange}'>╍ test</span>")
-
-
-def nice_ceiling(v: float) -> float:
-    """The smallest of 1, 1.5, 2, 3, 4, 5, 6 or 8 times a power of ten that is at least ``v``
-    (> 0): axis ends that are round numbers and leave at most a third of the plot empty."""
-    if not v > 0 or not math.isfinite(v):
-        return 1.0
-    k = math.floor(math.log10(v))
-    for m in (1, 1.5, 2, 3, 4, 5, 6, 8, 10):
-        if m * 10.0**k >= v * (1 - 1e-12):
-            return m * 10.0**k
-    return 10.0 ** (k + 1)
 
 
 def thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,6 +123,7 @@ class PlotsPanel(QTabWidget):
         self.frames_drawn = 0
         self.hovered = (-1, -1)  # the diagram's neuron under the pointer: (column, index)
         self._last_frame: Frame | None = None
+        self._stale = False  # frames came while the Training tab was hidden
         self.divergence_note = ""
         self._x_hi = None  # the curves' epoch axis and loss axis, as last set
         self._y_key = None
@@ -316,6 +306,9 @@ class PlotsPanel(QTabWidget):
         # The weights are drawn only while their tab shows: opened while paused, draw the last frame.
         if self.widget(index) is self.weights_view and self._last_frame is not None:
             self._draw_weights(self._last_frame.snapshot.weights)
+        elif index == 0 and self._stale and self._last_frame is not None:
+            self.frames_drawn -= 1  # the same frame again, not a new one
+            self.show_frame(self._last_frame)
 
     @Slot(bool)
     def _on_log_toggled(self, on: bool) -> None:
@@ -466,6 +459,14 @@ class PlotsPanel(QTabWidget):
             return  # computed before a dataset switch reached this view
         self.frames_drawn += 1
         self._last_frame = frame
+        if self.currentIndex() != 0:
+            # The curves and the output are on the Training tab: a hidden plot still re-ticks
+            # and lays out for every new point. _on_tab_changed draws the last frame.
+            self._stale = True
+            if self.currentIndex() == 1:
+                self._draw_weights(frame.snapshot.weights)
+            return
+        self._stale = False
         snap = frame.snapshot
         h = snap.history
         epochs = h["epoch"]
@@ -495,8 +496,6 @@ class PlotsPanel(QTabWidget):
         self.status.setText(self.divergence_note or text)
         self._fit_curve_ranges(epochs, h)
         self._draw_output(frame, ds)
-        if self.currentIndex() == 1:
-            self._draw_weights(snap.weights)
         # Paint now, while the engine thread waits (Session holds it), rather than later under
         # GIL contention: the scene's dirty-item pass is a posted event, so flush those first.
 
