@@ -69,13 +69,13 @@ def headless(ds: Dataset, hidden, settings, seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
-def run_until(condition, timeout: float = 60.0) -> None:
-    """Run a real event loop until ``condition()`` holds."""
+def run_until(condition, timeout: float = 60.0, poll_ms: int = 2) -> None:
+    """Run a real event loop until ``condition()`` holds, looking every ``poll_ms``."""
     loop = QEventLoop()
     poll = QTimer()
     limit = time.perf_counter() + timeout
     poll.timeout.connect(lambda: (condition() or time.perf_counter() > limit) and loop.quit())
-    poll.start(2)
+    poll.start(poll_ms)
     loop.exec()
     poll.stop()
 
@@ -122,7 +122,8 @@ def in_app(window: MainWindow, ds: Dataset, hidden, settings, seconds: float) ->
     eval0 = s.worker.timing["frame_eval"]
     timer.start(10)
     s.train()
-    run_until(lambda: time.perf_counter() >= before["at"] + seconds, timeout=seconds + 30)
+    # Looking every 50 ms: the window's own work is what is measured, not this loop's.
+    run_until(lambda: time.perf_counter() >= before["at"] + seconds, timeout=seconds + 30, poll_ms=50)
     after = status(s)
     cpu1 = cpu_seconds(s.worker.pid), cpu_seconds(os.getpid()), cpu_seconds(xpid)
     timer.stop()
@@ -213,7 +214,8 @@ def main() -> int:
         print(f"{name:38} {np.median(base):17,.0f} {med('rate'):12,.0f} "
               f"{np.median(ratios):6.2f} [{min(ratios):.2f}-{max(ratios):.2f}] "
               f"{med('fps'):9.1f} {med('p50'):8.1f}ms {med('p99'):8.1f}ms {med('max'):8.1f}ms "
-              f"{med('eval_ms'):9.2f}ms {med('engine_cpu'):10.2f} {med('window_cpu'):10.2f} {med('x_cpu'):6.2f}", flush=True)
+              f"{med('eval_ms'):9.2f}ms {med('engine_cpu'):10.2f} {med('window_cpu'):10.2f} "
+              f"{med('x_cpu'):6.2f}", flush=True)
     return 0
 
 

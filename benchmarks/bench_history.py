@@ -7,9 +7,10 @@ Training: two benches play the same experiment side by side, one keeping checkpo
 default 256 MB budget), one keeping none (budget 0), trained in turn in 50 ms slices of
 ``advance`` as the engine process trains; the figure is the paired ratio of their speeds
 (without / with): median and spread over the rounds. It also prints the time spent copying
-checkpoints as a share of the training time, which is the cost itself, measured directly. Cases: 784-128-10 ReLU on MNIST-shaped data (60,000 x 784
-uint8, batch 100, SGD) and the 2-10x64-1 tanh spiral (batch 10, Adam). BLAS on one thread,
-as in the engine process. The machine's load (uptime) is printed before and after.
+checkpoints as a share of the training time, which is the cost itself, measured directly.
+Cases: 784-128-10 ReLU on MNIST-shaped data (60,000 x 784 uint8, batch 100, SGD) and the
+2-10x64-1 tanh spiral (batch 10, Adam). BLAS on one thread, as in the engine process.
+The machine's load (uptime) is printed before and after.
 
 Redraw: a window on the 10x64 spiral after 60 epochs; each timeline move asks the engine for
 the checkpoint, evaluates it on the view grid and draws every view: the time from the click
@@ -108,8 +109,10 @@ def training(rounds: int, seconds: float) -> None:
         copy_ms = (time.perf_counter() - t0) / 20 * 1000
         share = (with_.runs.copy_seconds - copy0) / trained
         r = np.array(ratios)
-        print(f"{case}: {rounds} rounds of {seconds:g} s each way, in 50 ms slices in turn, epochs 1-{with_.epoch}; "
-              f"speed without / with checkpoints: median {np.median(r):.3f} (spread {r.min():.3f}-{r.max():.3f}); "
+        print(f"{case}: {rounds} rounds of {seconds:g} s each way, in 50 ms slices in turn, "
+              f"epochs 1-{with_.epoch}; "
+              f"speed without / with checkpoints: median {np.median(r):.3f} "
+              f"(spread {r.min():.3f}-{r.max():.3f}); "
               f"median {np.median(rate_with):,.0f} steps/s with, {np.median(rate_without):,.0f} without; "
               f"{len(info.checkpoints)} checkpoints kept, {one.nbytes / 2**20:.2f} MiB and "
               f"{copy_ms:.2f} ms each; "

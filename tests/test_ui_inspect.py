@@ -171,11 +171,16 @@ def test_landscape_line_plane_path_and_cancel(qtbot, errors):
     assert plane.losses[3, 3] == pytest.approx(at_now, rel=1e-9)
 
     click(tab.record_check)
-    tab.record_box.setValue(5)
-    s.set_speed(50.0)  # full batches: 50 epochs a second, a frame every epoch or so
-    s.set_config(epochs=40)
-    s.train()
-    qtbot.waitUntil(lambda: len(tab.path) >= 4 and not s.running, timeout=60_000)
+    tab.record_box.setValue(2)
+    # A step ends with a frame of its own, so each step adds one point whatever the frame rate.
+    for _ in range(8):
+        epoch = s.epoch
+        s.step()
+        qtbot.waitUntil(lambda e=epoch: bool(tab.path_epochs) and tab.path_epochs[-1] > e or
+                        s.epoch > e and not s.running and s.last_frame is not None
+                        and s.last_frame.snapshot.epoch > e, timeout=WAIT)
+    assert len(tab.path) >= 4 and tab.path_epochs == sorted(tab.path_epochs)
+    assert all(b - a >= 2 for a, b in zip(tab.path_epochs, tab.path_epochs[1:], strict=False))
     assert tab.path_button.isEnabled()
     with qtbot.waitSignal(tab.drawn, timeout=WAIT) as got:
         click(tab.path_button)

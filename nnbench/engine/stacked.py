@@ -27,6 +27,7 @@ _EPS = 1e-12  # the clip the engine's losses use
 _EVAL_CHUNK = 4096  # rows per chunk when evaluating, as Trainer.evaluate
 
 
+UPDATE_BLOCK = 1 << 15  # values per copy-block of the optimizer step (see StackedTrainer._update)
 MAX_BYTES = 2 << 30  # what the stacked arrays of one run may take at most
 
 
@@ -275,25 +276,36 @@ class StackedTrainer:
                 layer.dW += rate * np.sign(layer.W)
 
     def _update(self) -> None:
-        """The engine's optimizer step (its flat path, in the same order), on all copies at once."""
-        p, g, s, name = self.params, self.grads, self._scratch, self.config.optimizer
-        lr = self.lr[:, None] if isinstance(self.lr, np.ndarray) else self.lr
+        """The engine's optimizer step (its flat path, in the same order), on all copies at once,
+        a block of copies at a time: K x P arrays of a deep net (32 x 42,000 for the 10x64
+        spiral, 11 MB each, five of them) stream through memory once per operation, a block of
+        about UPDATE_BLOCK values stays in cache for the whole step. Each value sees the same
+        operations in the same order, so the result is the same bit for bit."""
+        K, P = self.params.shape
+        block = max(1, UPDATE_BLOCK // max(P, 1))
+        if self.config.optimizer == "adam":
+            self.t += 1
+        for k0 in range(0, K, block):
+            self._update_rows(slice(k0, min(k0 + block, K)))
+
+    def _update_rows(self, rows: slice) -> None:
+        p, g, s, name = self.params[rows], self.grads[rows], self._scratch[rows], self.config.optimizer
+        lr = self.lr[rows, None] if isinstance(self.lr, np.ndarray) else self.lr
         if name == "sgd":  # p -= lr g
             np.multiply(g, lr, out=s)
             p -= s
         elif name == "momentum":  # v = mu v + g; p -= lr v  (torch.optim.SGD with momentum)
-            v = self._v
+            v = self._v[rows]
             v *= self.config.momentum
             v += g
             np.multiply(v, lr, out=s)
             p -= s
         else:  # Adam as torch.optim.Adam, the bias corrections folded in as the engine does
-            self.t += 1
             t = self.t
             b1, b2, eps = 0.9, 0.999, 1e-8
             c = lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
             inv_c, e = 1.0 / c, eps * (1.0 - b1**t) / lr
-            m, v = self._m, self._v
+            m, v = self._m[rows], self._v[rows]
             m *= b1
             np.multiply(g, 1.0 - b1, out=s)
             m += s

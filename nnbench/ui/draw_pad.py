@@ -205,6 +205,8 @@ class DrawPad(QWidget):
         self.clear_button.clicked.connect(self.canvas.clear)
         self.canvas.changed.connect(self._on_drawn)
         session.dataset_changed.connect(self._on_dataset_changed)
+        if session.dataset is not None:  # made after the dataset was opened (built on first use)
+            self._on_dataset_changed(session.dataset)
 
     @Slot(object)
     def _on_dataset_changed(self, ds: Dataset) -> None:

@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.history = StructureHistory(self.session, self)
         self.exporter = Exporter(self.session, self)
         self.network_view.neuron_hovered.connect(self.plots_panel.show_neuron)
-        self.network_view.neuron_hovered.connect(self.plots_panel.mnist_view.show_neuron)
+        self.network_view.neuron_hovered.connect(self.plots_panel.show_digits_neuron)
 
         data_box = QGroupBox("Dataset")
         QVBoxLayout(data_box).addWidget(self.dataset_panel)

@@ -243,6 +243,8 @@ class MnistView(QWidget):
         session.dataset_changed.connect(self._on_dataset_changed)
         session.frame.connect(self._on_frame)
         session.running_changed.connect(self._on_running_changed)
+        if session.dataset is not None:  # made after the dataset was opened (built on first use)
+            self._on_dataset_changed(session.dataset)
 
     @Slot()
     def _fit_minimum(self) -> None:

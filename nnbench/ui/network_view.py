@@ -31,7 +31,7 @@ from nnbench.engine.activations import HIDDEN_ACTIVATIONS
 from nnbench.ui import dialogs
 from nnbench.ui.colors import BLUE, ORANGE, diverging_rgb
 from nnbench.ui.session import Session
-from nnbench.ui.worker import Frame
+from nnbench.ui.worker import Frame, grid_side
 
 MAX_SHOWN = 16  # a wider layer shows its first MAX_SHOWN - 1 neurons and "+N more"
 BLOCK_INPUTS = 16  # more inputs than this show as one block (MNIST's 784)
@@ -595,11 +595,11 @@ class NetworkView(QGraphicsView):
         self.edge_layer.set_codes(level + WIDTH_LEVELS * (values < 0))
 
     def _draw_heatmaps(self, outputs: tuple[np.ndarray, ...]) -> None:
-        res = self.session.view.res if self.session.view else 0
-        step = max(res // HEAT, 1)
         for c in range(1, len(self.columns)):
             out, layer = outputs[c - 1], self.spec.layers[c - 1]
             idx = self.shown[c]
+            res = grid_side(out)  # the full grid, or the coarse one while a deep net trains
+            step = max(res // HEAT, 1)
             if out.shape[0] != res * res or len(idx) == 0:
                 continue
             img = out.reshape(res, res, -1)[::-step, ::step][:, :, idx]  # top row = largest y
@@ -631,7 +631,9 @@ class NetworkView(QGraphicsView):
             return feature_maps.expand(view.grid, (names[index],))[:, 0].reshape(view.res, view.res)
         if column - 1 >= len(self._outputs):
             return None
-        return self._outputs[column - 1][:, index].reshape(view.res, view.res)
+        values = self._outputs[column - 1][:, index]
+        side = grid_side(values)
+        return values.reshape(side, side)
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         item = self.item_at(event.position().toPoint())

@@ -25,7 +25,7 @@ from nnbench.ui import colors
 from nnbench.ui.axes import nice_ceiling
 from nnbench.ui.mnist_view import MnistView
 from nnbench.ui.session import Session, View
-from nnbench.ui.worker import Frame
+from nnbench.ui.worker import Frame, grid_side
 
 TRAIN_PEN = pg.mkPen((8, 119, 189), width=2)
 TEST_PEN = pg.mkPen((245, 147, 34), width=2, style=Qt.PenStyle.DashLine)
@@ -217,8 +217,11 @@ class PlotsPanel(QTabWidget):
         self.addTab(self.weights_view, "Weights")
 
         # Digits: samples, confusion matrix, misclassified digits, drawing pad (image data).
-        self.mnist_view = MnistView(session)
-        self.addTab(self.mnist_view, "Digits")
+        # Built on first use (image data, or the tab clicked): it took a quarter of a second of
+        # the window's cold start, for a tab most datasets never show.
+        self._digits_page: QWidget = QWidget()  # the tab's page: a stand-in, then the view
+        self._mnist_view: MnistView | None = None
+        self.addTab(self._digits_page, "Digits")
 
         self.log_loss.toggled.connect(self._on_log_toggled)
         self.currentChanged.connect(self._on_tab_changed)
@@ -281,7 +284,8 @@ class PlotsPanel(QTabWidget):
             title = f"{where}, neuron {index + 1} ({act})"
         if view.grid.shape[1] == 1:
             return values, limit, title
-        return values.reshape(view.res, view.res), limit, title
+        side = grid_side(values)
+        return values.reshape(side, side), limit, title
 
     def _title_surface(self, text: str | None = None) -> None:
         classify = self.dataset is not None and self.dataset.task == "classification"
@@ -301,8 +305,31 @@ class PlotsPanel(QTabWidget):
         if running:
             self.divergence_note = ""
 
+    @property
+    def mnist_view(self) -> MnistView:
+        """The Digits tab's view, built the first time it is needed."""
+        if self._mnist_view is None:
+            view = self._mnist_view = MnistView(self.session)
+            index, current = self.indexOf(self._digits_page), self.currentIndex()
+            blocked = self.blockSignals(True)  # the same tab, another page: no tab change
+            self.removeTab(index)
+            self.insertTab(index, view, "Digits")
+            self.setCurrentIndex(current)
+            self.blockSignals(blocked)
+            self._digits_page.deleteLater()
+            self._digits_page = view
+        return self._mnist_view
+
+    @Slot(int, int)
+    def show_digits_neuron(self, column: int, index: int) -> None:
+        """The diagram's hovered neuron, for the Digits tab (if it was ever built)."""
+        if self._mnist_view is not None:
+            self._mnist_view.show_neuron(column, index)
+
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
+        if self.widget(index) is self._digits_page:
+            self.mnist_view  # noqa: B018 (built on first view)
         # The weights are drawn only while their tab shows: opened while paused, draw the last frame.
         if self.widget(index) is self.weights_view and self._last_frame is not None:
             self._draw_weights(self._last_frame.snapshot.weights)
@@ -328,8 +355,9 @@ class PlotsPanel(QTabWidget):
         self._x_hi = self._y_key = None
         self.hovered = (-1, -1)
         if ds.image_shape is not None:
-            self.setCurrentWidget(self.mnist_view)
-        elif self.currentWidget() is self.mnist_view:  # its tab is empty for other data
+            self.mnist_view  # noqa: B018 (built now, with this dataset)
+            self.setCurrentWidget(self._digits_page)
+        elif self.currentWidget() is self._digits_page:  # its tab is empty for other data
             self.setCurrentIndex(0)
         self.output_plot.getPlotItem().getAxis("bottom").setTicks(None)  # a table's row labels go
         self._show_classes(ds)
@@ -545,7 +573,7 @@ class PlotsPanel(QTabWidget):
         if out is not None and ds.n_features == 2 and self.view is not None:
             self._title_surface()
             self._bar_scale()
-            res = self.view.res
+            res = grid_side(out)
             if ds.task == "classification":
                 rgb = colors.surface_rgb(colors.probabilities(out), (res, res))
             else:

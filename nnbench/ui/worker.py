@@ -11,6 +11,7 @@ nothing. A dead engine is a signal, not a crash; the session decides to start a 
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing as mp
 import queue
 import signal
@@ -31,15 +32,23 @@ from nnbench.engine.training import HISTORY_KEYS
 
 FIRST_SEGMENT = 1 << 20  # bytes per frame slot to start with; grown when a frame needs more
 MIN_FRAME_INTERVAL = 1 / 36
+# While training, a network whose full grid takes longer than this to evaluate is drawn from the
+# coarse grid (a quarter of the points), so a deep net still moves at 20 frames a second; a
+# frame that is not training (paused, stopped, a step's end) always gets the full grid.
+COARSE_ABOVE = 0.008
+GUI_SHARE = 0.5  # of the window's core, for drawing frames (the GUI thread's CPU per frame)
+EVAL_SHARE = 0.25  # ... and for evaluating them here
 QUIT_WAIT = 0.5  # seconds an engine may take to quit before it is terminated
 VIEW_DTYPE = "float32"
 
 
-def _inputs(setup: ViewSetup) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The view's grid and data rows in VIEW_DTYPE."""
-    grid = None if setup.grid is None else np.ascontiguousarray(setup.grid, dtype=VIEW_DTYPE)
-    rows = None if setup.data_rows is None else np.ascontiguousarray(setup.data_rows, dtype=VIEW_DTYPE)
-    return grid, rows
+def _inputs(setup: ViewSetup) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The view's grid, its coarse grid and the data rows in VIEW_DTYPE."""
+
+    def view(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.ascontiguousarray(a, dtype=VIEW_DTYPE)
+
+    return view(setup.grid), view(setup.coarse_grid), view(setup.data_rows)
 
 
 def _evaluate(nets: dict, spec: NetworkSpec, params: np.ndarray, setup: ViewSetup, grid: np.ndarray | None,
@@ -68,6 +77,11 @@ def _evaluate(nets: dict, spec: NetworkSpec, params: np.ndarray, setup: ViewSetu
     return grid_output, grid_hidden, data_output
 
 
+def grid_side(values: np.ndarray) -> int:
+    """The side of the square grid a 2-D frame's ``values`` (one row per point) were evaluated on."""
+    return math.isqrt(len(values))
+
+
 def _weights(spec: NetworkSpec, params: np.ndarray) -> dict[str, np.ndarray]:
     """The frame's weights by name ("layer0.W"...), as views of its own flat copy, in its dtype."""
     out, offset = {}, 0
@@ -84,7 +98,8 @@ def _weights(spec: NetworkSpec, params: np.ndarray) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class Frame:
-    """What the views draw: a training snapshot plus the network evaluated on the view grid."""
+    """What the views draw: a training snapshot plus the network evaluated on the view grid
+    (2-D data: the full grid, or the coarse one while a deep net trains; see grid_side)."""
 
     snapshot: Snapshot
     grid_output: np.ndarray | None  # network output on the view grid (rows = grid points)
@@ -104,6 +119,7 @@ class ViewSetup:
     grid: np.ndarray | None
     data_rows: np.ndarray | None  # rows as the network takes them (scaled), or None
     want_hidden: bool = False
+    coarse_grid: np.ndarray | None = None  # the grid's plane on fewer points (see COARSE_ABOVE)
 
 
 class _History:
@@ -172,7 +188,8 @@ class EngineWorker(QObject):
         self._next_frame_at = 0.0
         self._last_setup: ViewSetup | None = None
         self._snapshot_history: dict[str, np.ndarray] | None = None
-        self._inputs: tuple | None = None  # (setup, grid, rows) in VIEW_DTYPE
+        self._inputs: tuple | None = None  # (setup, grid, coarse grid, rows) in VIEW_DTYPE
+        self._full_cost: dict[NetworkSpec, float] = {}  # seconds a full-grid evaluation took
 
     # ---- called from the GUI thread ------------------------------------------------------------
     def send(self, command: Any) -> int:
@@ -337,10 +354,13 @@ class EngineWorker(QObject):
         self._latest = frame
         self._pending = True
         eval_cost = time.perf_counter() - t0
-        # Drawing (GUI thread) and evaluating (here) share the window's core: neither may take
-        # more than about half of it, so input and timers stay prompt.
-        self._next_frame_at = time.perf_counter() + max(MIN_FRAME_INTERVAL, 1.5 * self.gui_cost,
-                                                        2.0 * eval_cost)
+        # Drawing (GUI thread) and evaluating (here) share the window's core, the engine has the
+        # other: drawing may take half of it and evaluating a quarter, so input and timers stay
+        # prompt and the engine keeps its core.
+        # The GUI's figure is all its thread did since the last frame; whatever else kept it
+        # busy, the views still get four frames a second.
+        gui_wait = min(self.gui_cost / GUI_SHARE, 0.25)
+        self._next_frame_at = time.perf_counter() + max(MIN_FRAME_INTERVAL, gui_wait, eval_cost / EVAL_SHARE)
         self.frame_ready.emit()
 
     def _view_frame(self, f: BenchFrame) -> Frame | None:
@@ -349,10 +369,15 @@ class EngineWorker(QObject):
         if setup is None or setup.generation != f.generation:
             return None
         t0 = time.perf_counter()
-        grid, rows = self._view_inputs(setup)
-        outputs = _evaluate(self._nets, f.spec, f.params, setup, grid, rows)
+        grid, coarse, rows = self._view_inputs(setup)
+        full = coarse is None or not f.running or self._full_cost.get(f.spec, 0.0) <= COARSE_ABOVE
+        outputs = _evaluate(self._nets, f.spec, f.params, setup, grid if full else coarse, rows)
         if outputs is None:
             return None
+        if full and grid is not None:
+            if len(self._full_cost) > 8:
+                self._full_cost.clear()
+            self._full_cost[f.spec] = time.perf_counter() - t0
         history = self._snapshot_history or {key: np.zeros(0) for key in HISTORY_KEYS}
         n = len(history["epoch"])
         weights = _weights(f.spec, f.params)  # views of the frame's own copy
@@ -361,11 +386,11 @@ class EngineWorker(QObject):
         self.timing["frame_eval"] += time.perf_counter() - t0
         return Frame(snap, *outputs, f.running, setup.dataset, f.generation)
 
-    def _view_inputs(self, setup: ViewSetup) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _view_inputs(self, setup: ViewSetup) -> tuple[np.ndarray | None, ...]:
         cached = self._inputs
         if cached is None or cached[0] is not setup:
             cached = self._inputs = (setup, *_inputs(setup))
-        return cached[1], cached[2]
+        return cached[1:]
 
     def frame_of(self, spec: NetworkSpec, params: np.ndarray, epoch: int, step: int,
                  lr: float) -> Frame | None:
@@ -375,7 +400,8 @@ class EngineWorker(QObject):
         setup = self._setup
         if setup is None:
             return None
-        outputs = _evaluate(self._gui_nets, spec, params, setup, *_inputs(setup))
+        grid, _, rows = _inputs(setup)
+        outputs = _evaluate(self._gui_nets, spec, params, setup, grid, rows)
         if outputs is None:
             return None
         history = self._snapshot_history or {key: np.zeros(0) for key in HISTORY_KEYS}
