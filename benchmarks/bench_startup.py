@@ -1,11 +1,12 @@
 """Cold start: from launching the app to its first painted window, and to the engine answering.
 
-    QT_QPA_PLATFORM=xcb DISPLAY=:99 python benchmarks/bench_startup.py [--runs 5]
+    QT_QPA_PLATFORM=xcb DISPLAY=:99 python benchmarks/bench_startup.py [--runs 5] [--against CHECKOUT]
 
 Each run starts a fresh interpreter that opens the window as ``nnbench`` does and reports when
 the main window is first painted and when the engine process has answered its first command.
 The first run after an install is slower (cold file cache); the table gives every run, then the
-median of the warm ones.
+median of the warm ones. ``--against`` times the first paint only, alternating between this
+checkout and another one (``git worktree add /tmp/old COMMIT``).
 """
 
 from __future__ import annotations
@@ -55,10 +56,52 @@ app.exec()
 """
 
 
+# First paint only: runs on any version of nnbench, so two checkouts can be compared.
+PAINT_ONLY = CHILD.split("window.session.engine_ready")[0] + r"""
+window.show()
+
+def check():
+    if "paint" in marks:
+        print(f"{marks['paint']:.3f}", flush=True)
+        window.close()
+        app.quit()
+
+timer = QTimer()
+timer.timeout.connect(check)
+timer.start(5)
+app.exec()
+"""
+
+
+def compare(runs: int, other: str) -> int:
+    """First paint of this checkout against the one at ``other``, in fresh interpreters that
+    alternate (this, other, other, this, ...) so the machine's drift falls on both."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    trees = {"this": here, "other": os.path.abspath(other)}
+    times: dict[str, list[float]] = {k: [] for k in trees}
+    for i in range(runs):
+        for name in (("this", "other") if i % 2 == 0 else ("other", "this")):
+            env = dict(os.environ, PYTHONPATH=trees[name])
+            out = subprocess.run([sys.executable, "-c", PAINT_ONLY, repr(time.time())], capture_output=True,
+                                 text=True, env=env, cwd=trees[name], timeout=120)
+            if out.returncode != 0:
+                print(out.stderr)
+                return 1
+            times[name].append(float(out.stdout.split()[0]))
+    for name, t in times.items():
+        warm = sorted(t[1:] or t)
+        print(f"{name} ({trees[name]}): first paint median {warm[len(warm) // 2]:.2f} s of the warm runs; "
+              f"all: {', '.join(f'{x:.2f}' for x in t)}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--against", metavar="CHECKOUT", help="compare first paint with another checkout")
     args = parser.parse_args()
+    if args.against:
+        return compare(args.runs, args.against)
     env = dict(os.environ)
     rows = []
     for i in range(args.runs):
