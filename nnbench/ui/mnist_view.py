@@ -8,6 +8,7 @@ more whenever training stops or the view is shown.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -185,9 +186,7 @@ class MnistView(QWidget):
         self.acc_plot.setLabel("bottom", "epoch")
         self.acc_plot.addLegend(offset=(-6, -6), labelTextColor="#333")
         self.acc_plot.showGrid(y=True, alpha=0.3)
-        self.acc_plot.setYRange(0, 1.02, padding=0)
-        self.acc_plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")],
-                                                [(v, "") for v in (0.25, 0.75)]])
+        self.acc_plot.setYRange(0, 1.0, padding=0.02)
         self.acc_train = self.acc_plot.plot(pen=pg.mkPen(colors.BLUE, width=2), name="train")
         self.acc_test = self.acc_plot.plot(
             pen=pg.mkPen(colors.ORANGE, width=2, style=Qt.PenStyle.DashLine), name="test"
@@ -308,10 +307,17 @@ class MnistView(QWidget):
             self.acc_train.setData(h["epoch"], h["train_acc"])
             if np.isfinite(h["test_acc"]).any():
                 self.acc_test.setData(h["epoch"], h["test_acc"])
-            x_hi = nice_ceiling(max(float(h["epoch"][-1]), 10.0))
-            if x_hi != self._acc_x_hi:  # in steps: new tick labels every frame relaid the page out
-                self._acc_x_hi = x_hi
-                self.acc_plot.setXRange(0, x_hi, padding=0.02)
+            # Axes in steps, not every frame: new tick labels every frame relaid the page out.
+            # The epochs up to the next round number, the accuracy from the tenth below the
+            # lowest shown up to 1.
+            acc = np.concatenate([h["train_acc"], h["test_acc"]])
+            acc = acc[np.isfinite(acc)]
+            lo = min(math.floor(float(acc.min()) * 10) / 10, 0.9) if acc.size else 0.0
+            key = (nice_ceiling(max(float(h["epoch"][-1]), 1.0)), max(lo, 0.0))
+            if key != self._acc_x_hi:
+                self._acc_x_hi = key
+                self.acc_plot.setXRange(0, key[0], padding=0.02)
+                self.acc_plot.setYRange(key[1], 1.0, padding=0.02)
         now = time.monotonic()
         if not frame.running or now - self._last_weights >= WEIGHTS_INTERVAL:
             self._last_weights = now
