@@ -93,6 +93,24 @@ def test_the_timeline_shows_a_kept_epoch_in_every_view_until_live(qtbot):
     window.close()
 
 
+def test_live_pressed_while_a_move_is_on_its_way_stays_live(qtbot):
+    window = trained_window(qtbot, epochs=12)
+    s, tl = window.session, window.timeline
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.show_epoch(5)
+    tl.show_epoch(3)  # the engine's answer and the worker's evaluation are still to come
+    assert tl.live_button.isEnabled()
+    QTest.mouseClick(tl.live_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(300)
+    qtbot.waitUntil(lambda: not tl._asking, timeout=WAIT)
+    assert s.pinned is None and tl.epoch is None and tl.label.text() == "live"
+    # and a move after that is drawn as usual, by the worker thread
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.show_epoch(3)
+    assert s.pinned is not None and shown_epoch(window) == 3
+    window.close()
+
+
 def _split(seen) -> list[np.ndarray]:
     from nnbench.bench import network_of
 

@@ -126,7 +126,10 @@ class Timeline(QWidget):
         self.seen: Seen | None = None
         self._wanted: tuple[int, int | None] | None = None
         self._asking = False
-        self._asked_at = 0.0
+        self._asked_at = self._answered_at = 0.0
+        self._moves = 0  # counts moves and returns to live: an answer for an older one is not shown
+        self._evaluating: tuple[int, Seen, int] | None = None  # (token, checkpoint, move)
+        self.session.worker.evaluated.connect(self._on_evaluated)
         self._seen_cache: dict[tuple[int | None, int], Seen] = {}  # (run asked for, epoch) -> answer
         self.timing: dict[str, float] = {}  # perf_counter of the last move's stages (the benchmark)
 
@@ -180,6 +183,7 @@ class Timeline(QWidget):
     def show_epoch(self, epoch: int) -> None:
         """Draw the checkpoint of ``epoch`` (of the run shown) in every view."""
         self._wanted = (int(epoch), self.client.shown)
+        self._moves += 1
         self._ask()
 
     def step(self, by: int) -> None:
@@ -189,6 +193,7 @@ class Timeline(QWidget):
 
     def go_live(self) -> None:
         self._wanted = None
+        self._moves += 1
         self.epoch = self.seen = None
         self.session.unpin()
 
@@ -206,20 +211,22 @@ class Timeline(QWidget):
             return
         epoch, run = self._wanted
         self._wanted = None
+        move = self._moves
         self._asked_at = time.perf_counter()
         rid = run if run is not None else (self.client.live.id if self.client.live is not None else None)
         cached = self._seen_cache.get((rid, epoch))
         if cached is not None and rid is not None:  # checkpoints never change: no need to ask again
-            self._draw(cached)
+            self._draw(cached, move)
             return
         self._asking = True
 
         def done(seen: Seen) -> None:
             self._asking = False
             self._remember(seen)
-            if self._wanted is None:  # the newest wish only: a fast drag draws its last position
-                self._draw(seen)
-            self._ask()
+            if self._wanted is None and move == self._moves:  # the newest wish only: a fast
+                self._draw(seen, move)  # drag draws its last position; none after going live
+            else:
+                self._ask()
 
         def failed(text: str) -> None:
             self._asking = False
@@ -234,15 +241,31 @@ class Timeline(QWidget):
         while sum(x.params.nbytes for x in cache.values()) > SEEN_CACHE_BYTES and len(cache) > 1:
             del cache[next(iter(cache))]
 
-    def _draw(self, seen: Seen) -> None:
-        t0 = time.perf_counter()
-        frame = self.session.worker.frame_of(seen.spec, seen.params, seen.epoch, seen.step, seen.lr)
-        if frame is None:
+    def _draw(self, seen: Seen, move: int) -> None:
+        """Have the worker evaluate ``seen`` on the views' grid (off the GUI thread); _drawn
+        shows it. Until then this counts as asking: a newer wish waits for it."""
+        self._asking = True
+        self._answered_at = time.perf_counter()
+        token = self.session.worker.evaluate(seen.spec, seen.params, seen.epoch, seen.step, seen.lr)
+        self._evaluating = (token, seen, move)
+
+    @Slot(int, object)
+    def _on_evaluated(self, token: int, frame) -> None:
+        if self._evaluating is None or self._evaluating[0] != token:
             return
+        _, seen, move = self._evaluating
+        self._evaluating = None
+        self._asking = False
+        if frame is not None and self._wanted is None and move == self._moves:  # the newest wish only
+            self._show(seen, frame)
+        self._ask()
+
+    def _show(self, seen: Seen, frame) -> None:
         t1 = time.perf_counter()
         self.seen, self.epoch = seen, seen.epoch
         self.session.pin(frame, network_of(cmd.NetState(seen.spec, seen.params)))
-        self.timing = {"asked": self._asked_at, "answered": t0, "evaluated": t1, "drawn": time.perf_counter()}
+        self.timing = {"asked": self._asked_at, "answered": self._answered_at, "evaluated": t1,
+                       "drawn": time.perf_counter()}
         self._place(seen.epoch)
         status = getattr(self._panel, "status", None)
         if status is not None:  # the panel's line shows the live run's last losses: these are the epoch's
