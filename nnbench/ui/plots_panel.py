@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -32,6 +33,10 @@ TEST_PEN = pg.mkPen((245, 147, 34), width=2, style=Qt.PenStyle.DashLine)
 
 
 MAX_CURVE_POINTS = 1500
+# While training, the loss and accuracy curves are redrawn at most this often (a frame that is
+# not training always redraws them): they move a pixel in many frames, and their two plots were
+# 8-10 ms of every frame's painting for the 2-8-1 XOR, more than the surface and the diagram.
+CURVES_INTERVAL = 1 / 10
 # Orange (negative, or class 0) through white to blue (positive, or class 1), as the surfaces.
 _DIVERGING = pg.ColorMap(np.linspace(0.0, 1.0, 33), colors.diverging_rgb(np.linspace(-1.0, 1.0, 33), 1.0))
 
@@ -124,6 +129,7 @@ class PlotsPanel(QTabWidget):
         self.hovered = (-1, -1)  # the diagram's neuron under the pointer: (column, index)
         self._last_frame: Frame | None = None
         self._stale = False  # frames came while the Training tab was hidden
+        self._curves_at = -np.inf  # time.monotonic() of the curves' last update
         self.divergence_note = ""
         self._x_hi = None  # the curves' epoch axis and loss axis, as last set
         self._y_key = None
@@ -502,6 +508,12 @@ class PlotsPanel(QTabWidget):
         if not len(epochs):  # a reset: nothing of the old run stays, its axes neither
             self._x_hi = self._y_key = None
             self.divergence_note = ""
+        now = time.monotonic()
+        if frame.running and len(epochs) and now - self._curves_at < CURVES_INTERVAL:
+            self._draw_status(snap, h)  # the curves move a pixel in many frames: later
+            self._draw_output(frame, ds)
+            return
+        self._curves_at = now
         self.loss_train.setData(*thin(epochs, np.maximum(h["train_loss"], 1e-12)))
         if len(epochs) and np.isfinite(h["test_loss"][-1]):
             self.loss_test.setData(*thin(epochs, np.maximum(h["test_loss"], 1e-12)))
@@ -513,6 +525,11 @@ class PlotsPanel(QTabWidget):
                 self.acc_test.setData(*thin(epochs, h["test_acc"]))
             else:
                 self.acc_test.setData([], [])
+        self._draw_status(snap, h)
+        self._fit_curve_ranges(epochs, h)
+        self._draw_output(frame, ds)
+
+    def _draw_status(self, snap, h) -> None:
         # Two lines of their own, so a narrow panel never cuts the losses off.
         text = f"epoch {snap.epoch:,}   step {snap.step:,}   lr {snap.lr:g}"
         if len(h["train_loss"]):
@@ -522,10 +539,6 @@ class PlotsPanel(QTabWidget):
         # After a divergence the last epochs' losses are those of weights no longer in use: the
         # note that says which weights are back stays until training goes on.
         self.status.setText(self.divergence_note or text)
-        self._fit_curve_ranges(epochs, h)
-        self._draw_output(frame, ds)
-        # Paint now, while the engine thread waits (Session holds it), rather than later under
-        # GIL contention: the scene's dirty-item pass is a posted event, so flush those first.
 
     def _fit_curve_ranges(self, epochs: np.ndarray, h) -> None:
         """Axes that move in steps, not every frame: epochs up to the next round number (see
