@@ -11,6 +11,22 @@ import sys
 
 from nnbench import resources
 
+_COLLECTOR = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Python's cyclic garbage collector runs on whichever thread happens to allocate, and
+    once it ran on the engine worker's thread while collecting a closed window's widgets: Qt
+    destructors there and on the GUI thread each waited for the other (a deadlock seen in the
+    test suite, stacks taken with gdb). From the first window on, automatic collection is off
+    and pyqtgraph's GarbageCollector collects on a GUI-thread timer, with the same thresholds.
+    Call on the GUI thread; calling again does nothing."""
+    global _COLLECTOR
+    if _COLLECTOR is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _COLLECTOR = GarbageCollector(interval=0.25)
+
 
 def configure_pyqtgraph() -> None:
     import pyqtgraph as pg

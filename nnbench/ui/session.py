@@ -24,6 +24,7 @@ from nnbench.commands import ParamEdit, StructureEdit
 from nnbench.data import Dataset
 from nnbench.engine import LayerSpec, NetworkSpec, TrainConfig
 from nnbench.errors import SpecError
+from nnbench.ui.app import collect_garbage_on_gui_thread
 from nnbench.ui.worker import EngineWorker, Frame, ViewSetup
 
 __all__ = ["ParamEdit", "Session", "StructureEdit", "View", "problem_defaults", "test_split", "view_for"]
@@ -89,6 +90,7 @@ class Session(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        collect_garbage_on_gui_thread()  # before the first worker thread: see its docstring
         self.dataset: Dataset | None = None
         self.spec: NetworkSpec | None = None
         self.view: View | None = None
