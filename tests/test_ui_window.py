@@ -258,7 +258,8 @@ def test_curve_axes_move_in_steps_and_cover_the_data(qtbot):
     qtbot.waitUntil(lambda: s.epoch > 30 and plots._last_frame is not None
                     and plots._last_frame.snapshot.epoch > 30, timeout=10_000)
     s.pause()
-    qtbot.waitUntil(lambda: not s.running, timeout=10_000)
+    # the frame that says training stopped redraws the curves (while training they wait 0.1 s)
+    qtbot.waitUntil(lambda: not s.running and not plots._last_frame.running, timeout=10_000)
     h = plots._last_frame.snapshot.history
     (x0, x1), (y0, y1) = plots.loss_plot.getPlotItem().getViewBox().viewRange()
     assert x1 >= h["epoch"][-1] and x1 <= 1.05 * nice_ceiling(h["epoch"][-1])  # a step, not the data's edge

@@ -331,6 +331,8 @@ class CurvatureTab(_Tab):
                             f"= <b>{limit:.5g}</b>; the learning rate {lr:g} is {side}.")
         self.rows = [r for r in self.rows if r[0] != epoch] + [(epoch, c.lambda_max, limit, lr)]
         self.rows.sort()
+        if self._next_epoch is not None:  # measured at the engine's epoch, which ran on meanwhile
+            self._next_epoch = max(self._next_epoch, epoch + self.every_box.value())
         ep = np.array([r[0] for r in self.rows], float)
         limits = np.array([r[2] for r in self.rows])
         finite = np.isfinite(limits) & (limits > 0)
