@@ -113,6 +113,35 @@ class Momentum(Optimizer):
         super().load_state(state)
 
 
+def adam_scale(lr, t: int, b1: float, b2: float, eps: float):
+    """(1 / c, e) of step ``t``: lr m^ / (sqrt(v^) + eps) = m / (sqrt(v) / c + e) with
+    c = lr sqrt(1 - b2^t) / (1 - b1^t) and e = eps (1 - b1^t) / lr, the bias corrections folded
+    into two numbers (``lr`` may be an array, one rate per row, as the stacked trainer has)."""
+    c = lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+    return 1.0 / c, eps * (1.0 - b1**t) / lr
+
+
+def adam_update(p, g, m, v, s, b1: float, b2: float, inv_c, e, flush_below: float | None = None) -> None:
+    """One Adam step in place on parameters ``p`` with gradients ``g``, moments ``m`` and ``v``
+    and scratch ``s`` (all one shape); moments under ``flush_below`` become 0 (float32)."""
+    m *= b1
+    np.multiply(g, 1.0 - b1, out=s)
+    m += s
+    v *= b2
+    np.multiply(g, g, out=s)
+    s *= 1.0 - b2
+    v += s
+    np.sqrt(v, out=s)
+    s *= inv_c
+    s += e
+    np.divide(m, s, out=s)
+    p -= s
+    if flush_below is not None:
+        for arr in (m, v):
+            np.abs(arr, out=s)
+            np.copyto(arr, 0.0, where=s < flush_below)
+
+
 class Adam(Optimizer):
     """m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr m^ / (sqrt(v^) + eps)  (torch.optim.Adam)
 
@@ -139,29 +168,10 @@ class Adam(Optimizer):
     def step(self) -> None:
         self.t += 1
         t = int(self.t[0])
-        b1, b2 = self.beta1, self.beta2
-        # lr m^ / (sqrt(v^) + eps) = m / (sqrt(v) / c + e) with c = lr sqrt(1 - b2^t) / (1 - b1^t)
-        # and e = eps (1 - b1^t) / lr: the bias corrections fold into two numbers.
-        c = self.lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        inv_c, e = 1.0 / c, self.eps * (1.0 - b1**t) / self.lr
-        flush = self._flush is not None and t % FLUSH_EVERY == 0
+        inv_c, e = adam_scale(self.lr, t, self.beta1, self.beta2, self.eps)
+        flush = self._flush if self._flush is not None and t % FLUSH_EVERY == 0 else None
         for p, g, m, v, s in self._work:
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=s)
-            m += s
-            v *= b2
-            np.multiply(g, g, out=s)
-            s *= 1.0 - b2
-            v += s
-            np.sqrt(v, out=s)
-            s *= inv_c
-            s += e
-            np.divide(m, s, out=s)
-            p -= s
-            if flush:
-                for arr in (m, v):
-                    np.abs(arr, out=s)
-                    np.copyto(arr, 0.0, where=s < self._flush)
+            adam_update(p, g, m, v, s, self.beta1, self.beta2, inv_c, e, flush)
 
     def state(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {"t": self.t}

@@ -300,29 +300,14 @@ class StackedTrainer:
             v += g
             np.multiply(v, lr, out=s)
             p -= s
-        else:  # Adam as torch.optim.Adam, the bias corrections folded in as the engine does
+        else:  # Adam as torch.optim.Adam, by the engine's own update
             t = self.t
-            b1, b2, eps = 0.9, 0.999, 1e-8
-            c = lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-            inv_c, e = 1.0 / c, eps * (1.0 - b1**t) / lr
-            m, v = self._m[rows], self._v[rows]
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=s)
-            m += s
-            v *= b2
-            np.multiply(g, g, out=s)
-            s *= 1.0 - b2
-            v += s
-            np.sqrt(v, out=s)
-            s *= inv_c
-            s += e
-            np.divide(m, s, out=s)
-            p -= s
-            if m.dtype == np.float32 and t % optimizers.FLUSH_EVERY == 0:
-                tiny = float(np.finfo(np.float32).tiny) / min(b1, b2) ** optimizers.FLUSH_EVERY
-                for arr in (m, v):
-                    np.abs(arr, out=s)
-                    np.copyto(arr, 0.0, where=s < tiny)
+            b1, b2 = 0.9, 0.999
+            inv_c, e = optimizers.adam_scale(lr, t, b1, b2, 1e-8)
+            flush = None
+            if p.dtype == np.float32 and t % optimizers.FLUSH_EVERY == 0:
+                flush = float(np.finfo(np.float32).tiny) / min(b1, b2) ** optimizers.FLUSH_EVERY
+            optimizers.adam_update(p, g, self._m[rows], self._v[rows], s, b1, b2, inv_c, e, flush)
 
     # ---- epochs ----------------------------------------------------------------------------
 
