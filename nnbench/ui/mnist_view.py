@@ -162,7 +162,7 @@ class MnistView(QWidget):
         self._weights: np.ndarray | None = None  # the last first-layer weights drawn
         self.hovered = -1  # the first-hidden-layer neuron hovered in the diagram, or -1
         self._last_frame: Frame | None = None
-        self._acc_x_hi: float | None = None
+        self._acc_range: tuple[float, float] | None = None  # (last epoch shown, lowest accuracy)
 
         self.placeholder = QLabel("Open an image dataset (Dataset ▸ MNIST…) to see digits here.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -280,7 +280,7 @@ class MnistView(QWidget):
         self.counts_plot.setYRange(0, max(1, counts.max()) * 1.05)
         self.acc_train.setData([], [])
         self.acc_test.setData([], [])
-        self._acc_x_hi, self._last_frame = None, None
+        self._acc_range, self._last_frame = None, None
         self.conf_image.clear()
         self.conf_texts.set_texts([])
         self.gallery_labels.set_texts([])
@@ -314,8 +314,8 @@ class MnistView(QWidget):
             acc = acc[np.isfinite(acc)]
             lo = min(math.floor(float(acc.min()) * 10) / 10, 0.9) if acc.size else 0.0
             key = (nice_ceiling(max(float(h["epoch"][-1]), 1.0)), max(lo, 0.0))
-            if key != self._acc_x_hi:
-                self._acc_x_hi = key
+            if key != self._acc_range:
+                self._acc_range = key
                 self.acc_plot.setXRange(0, key[0], padding=0.02)
                 self.acc_plot.setYRange(key[1], 1.0, padding=0.02)
         now = time.monotonic()

@@ -3,8 +3,8 @@
 :class:`RunsClient` keeps the engine's list of runs (``ListRuns``) fresh for the timeline and
 the runs list. :class:`Timeline` is a slider over the checkpoints of one run (the live run, or
 the run picked in the runs list): moving it asks the engine for that checkpoint (``Seek``),
-evaluates it on the views' grid like a frame (``EngineWorker.frame_of``) and pins it in every
-view (``Session.pin``); live frames wait until "Live". Arrow keys step checkpoint by
+has the worker evaluate it on the views' grid like a frame (``EngineWorker.evaluate``) and
+pins it in every view (``Session.pin``); live frames wait until "Live". Arrow keys step checkpoint by
 checkpoint; a click on the loss or accuracy curve goes to the nearest kept epoch.
 """
 
@@ -242,8 +242,8 @@ class Timeline(QWidget):
             del cache[next(iter(cache))]
 
     def _draw(self, seen: Seen, move: int) -> None:
-        """Have the worker evaluate ``seen`` on the views' grid (off the GUI thread); _drawn
-        shows it. Until then this counts as asking: a newer wish waits for it."""
+        """Have the worker evaluate ``seen`` on the views' grid (off the GUI thread);
+        _on_evaluated shows it. Until then this counts as asking: a newer wish waits for it."""
         self._asking = True
         self._answered_at = time.perf_counter()
         token = self.session.worker.evaluate(seen.spec, seen.params, seen.epoch, seen.step, seen.lr)

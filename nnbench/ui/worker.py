@@ -409,13 +409,13 @@ class EngineWorker(QObject):
                 token, *request = self._evals.get_nowait()
             except queue.Empty:
                 return
-            self.evaluated.emit(token, self.frame_of(*request))
+            self.evaluated.emit(token, self._frame_of(*request))
 
-    def frame_of(self, spec: NetworkSpec, params: np.ndarray, epoch: int, step: int,
-                 lr: float) -> Frame | None:
-        """A view Frame of any network, evaluated on the caller's thread as _view_frame
-        evaluates the engine's, on the full grid; the curves keep the history the frames
-        brought. The worker thread's own (see :meth:`evaluate`)."""
+    def _frame_of(self, spec: NetworkSpec, params: np.ndarray, epoch: int, step: int,
+                  lr: float) -> Frame | None:
+        """A view Frame of any network on the full grid, as _view_frame makes the engine's; the
+        curves keep the history the frames brought. Worker thread only (it uses the worker's
+        network cache): other threads ask through :meth:`evaluate`."""
         setup = self._setup
         if setup is None:
             return None
