@@ -187,7 +187,8 @@ def test_exports_write_csv_svg_and_png_that_read_back(qtbot, tmp_path, monkeypat
     with qtbot.waitSignal(s.message, timeout=WAIT, check_params_cb=lambda t: t.startswith("Exported 2")):
         window.export_actions["csv"].trigger()
     rows = list(csv.DictReader(open(tmp_path / "runs.csv", encoding="utf-8")))
-    assert len(rows) == 12 + 12  # run 1: epochs 1-12; run 2: its own 1-4 and 5-12 after the fork
+    # run 1: epochs 1-12; run 2: its own 1-4 and 5-12 after the fork
+    assert len(rows) == 12 + 12, [(r["run"], r["epoch"], r["branch_epoch"]) for r in rows]
     fork = [r for r in rows if r["run"] == "2"]
     assert [int(r["epoch"]) for r in fork] == list(range(1, 13)) and fork[0]["branch_epoch"] == "4"
     assert {r["lr"] for r in fork} == {"0.3"} and {r["lr"] for r in rows if r["run"] == "1"} == {"0.1"}
