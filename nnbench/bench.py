@@ -330,12 +330,19 @@ class Bench:
     def _predict(self, c: cmd.Predict) -> np.ndarray:
         return self._trainer().net.predict(np.asarray(c.rows, dtype=float))
 
-    def _play(self, _c: cmd.Play) -> cmd.Stopped | None:
+    def _play(self, c: cmd.Play) -> cmd.Stopped | cmd.Playing | None:
         t = self._trainer()
         limit = t.config.epochs
         if limit and t.epoch >= limit:
-            return cmd.Stopped("limit", f"Epoch {limit:,} reached, where training stops: raise "
-                                        "'Stop at epoch' (or set it to 0) to train on")
+            if not c.carry_on:
+                return cmd.Stopped("limit", f"Epoch {limit:,} reached, where training stops: raise "
+                                            "'Stop at epoch' (or set it to 0) to train on")
+            # Decided here, where the epoch is known: a window's newest frame may still be
+            # another run's (a fork from epoch 4 of a run stopped at 12 trains to 12, not 24).
+            t.config = t.config.replace(epochs=t.epoch + limit)
+            self.running = True
+            return cmd.Playing(t.config, f"Epoch {limit:,} was the stop; training continues to epoch "
+                                         f"{t.config.epochs:,} (Stop at epoch)")
         self.running = True
         return None
 

@@ -196,7 +196,11 @@ class Predict:
 
 @dataclass(frozen=True)
 class Play:
-    """Train until paused, the epoch limit or divergence."""
+    """Train until paused, the epoch limit or divergence. At the limit already, ``carry_on``
+    sets a new one as far again and trains (the window's Train button); without it, Play says
+    the limit is reached and does nothing."""
+
+    carry_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -299,6 +303,14 @@ class SetCheckpointBudget:
 
 
 # ---- events the bench reports while it trains --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Playing:
+    """Play with ``carry_on`` moved the epoch limit: the settings now in use, and what changed."""
+
+    config: TrainConfig
+    text: str
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ def test_step_trains_the_epochs_asked_for_and_play_stops_at_the_limit():
     refused = bench.apply(cmd.Play())  # at the limit: says so instead of one more epoch
     assert isinstance(refused, cmd.Stopped) and "Stop at epoch" in refused.text
     assert not bench.running and bench.epoch == 7
+    # The window's Train: at the limit, a new one as far again, decided where the epoch is known.
+    carried = bench.apply(cmd.Play(carry_on=True))
+    assert isinstance(carried, cmd.Playing) and carried.config.epochs == 14 and "14" in carried.text
+    assert bench.run_until_stopped()[0].reason == "limit" and bench.epoch == 14
+    assert bench.apply(cmd.Play(carry_on=True)).config.epochs == 28  # from where it stands
+    bench.apply(cmd.Pause())
 
 
 def test_restructure_keeps_what_still_fits_and_its_record_brings_back_a_removed_neuron():

@@ -175,8 +175,8 @@ def test_exports_write_csv_svg_and_png_that_read_back(qtbot, tmp_path, monkeypat
         QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(s.config_changed, timeout=WAIT):
         window.lr_box.setValue(0.3)
-    window.train_action.trigger()
-    qtbot.waitUntil(lambda: s.epoch >= 12 and not s.running, timeout=60_000)
+    with qtbot.waitSignal(s.stopped, timeout=60_000):  # at the stop epoch, 12
+        window.train_action.trigger()
     window.runs_client.refresh()
     qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=WAIT)
     for row in (0, 1):
@@ -207,6 +207,23 @@ def test_exports_write_csv_svg_and_png_that_read_back(qtbot, tmp_path, monkeypat
     # The plots' own right-click menu offers pyqtgraph's exporters too.
     assert any(a.text().startswith("Export") for a in window.plots_panel.loss_plot.scene().contextMenu)
     assert not errors
+    window.close()
+
+
+def test_train_pressed_as_a_fork_is_made_stops_at_the_stop_epoch_not_past_it(qtbot):
+    window = trained_window(qtbot, epochs=12)
+    s, tl = window.session, window.timeline
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.slider.setValue(tl.epochs.index(4))
+    # Train the moment the fork is made: the newest frame is still run 1's, at its stop epoch
+    # 12, so a window that judged by it would move the stop to 24 (this test's CSV had 36 rows).
+    window.runs_client.switched.connect(lambda _sw: window.train_action.trigger())
+    with qtbot.waitSignal(s.stopped, timeout=60_000):
+        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    got = []
+    s.query_state(got.append)
+    qtbot.waitUntil(lambda: bool(got), timeout=WAIT)
+    assert got[0].epoch == 12 and got[0].config.epochs == 12 and window.epochs_box.value() == 12
     window.close()
 
 

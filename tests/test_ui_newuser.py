@@ -366,9 +366,10 @@ def test_train_after_the_stop_epoch_continues_to_a_new_limit_and_says_so(qtbot, 
     train = window.toolbar.widgetForAction(window.train_action)
     click(train)
     qtbot.waitUntil(lambda: not window.session.running and window._epoch == 3, timeout=20_000)
-    click(train)
+    with qtbot.waitSignal(window.session.config_changed, timeout=10_000):  # the engine moved it
+        click(train)
     assert window.epochs_box.value() == 6 and "6" in window.statusBar().currentMessage()
-    qtbot.waitUntil(lambda: window.session.config.epochs == 6, timeout=10_000)
+    assert window.session.config.epochs == 6
     qtbot.waitUntil(lambda: not window.session.running and window._epoch == 6, timeout=20_000)
     idle(qtbot, window)
     assert engine_state(qtbot, window.session).epoch == 6

@@ -337,18 +337,9 @@ class MainWindow(QMainWindow):
         if self.session.running:
             self.session.pause()
             return
-        limit = self.session.config.epochs
-        if limit and self._epoch >= limit:
-            # The stop epoch is reached: Train carries on to a new one as far again, and says so
-            # (it used to run one more epoch without a word).
-            new_limit = self._epoch + limit
-            self.epochs_box.blockSignals(True)
-            self.epochs_box.setValue(new_limit)
-            self.epochs_box.blockSignals(False)
-            self.session.set_config(epochs=new_limit)
-            self.statusBar().showMessage(f"Epoch {limit:,} was the stop; training continues to epoch "
-                                         f"{new_limit:,} (Stop at epoch)", 10000)
-        self.session.train()
+        # At the stop epoch, Train carries on to a new one as far again and says so. The engine
+        # decides: this window's newest frame may be another run's (just after a fork).
+        self.session.train(carry_on=True)
 
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:

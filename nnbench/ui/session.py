@@ -292,13 +292,19 @@ class Session(QObject):
         self.pause()
         self._call(cmd.Reset(self.net_seed), lambda _: self.message.emit("Network reset: fresh weights"))
 
-    def train(self) -> None:
-        def done(result: cmd.Stopped | None) -> None:
-            if isinstance(result, cmd.Stopped):
+    def train(self, carry_on: bool = False) -> None:
+        """Train on; ``carry_on``: at the epoch limit, the engine sets one as far again (Play)."""
+
+        def done(result: cmd.Stopped | cmd.Playing | None) -> None:
+            if isinstance(result, cmd.Playing):
+                self.config = result.config
+                self.config_changed.emit(result.config)
+                self.message.emit(result.text)
+            elif isinstance(result, cmd.Stopped):
                 self.message.emit(result.text)
                 self.stopped.emit(result)
 
-        self._call(cmd.Play(), done)
+        self._call(cmd.Play(carry_on), done)
 
     def pause(self) -> None:
         self._call(cmd.Pause())
