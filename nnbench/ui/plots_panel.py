@@ -37,6 +37,7 @@ MAX_CURVE_POINTS = 1500
 # not training always redraws them): they move a pixel in many frames, and their two plots were
 # 8-10 ms of every frame's painting for the 2-8-1 XOR, more than the surface and the diagram.
 CURVES_INTERVAL = 1 / 10
+PIECES = (("plots", "output"), ("plots", "loss"), ("plots", "acc"))  # show_frame's turns
 # Orange (negative, or class 0) through white to blue (positive, or class 1), as the surfaces.
 _DIVERGING = pg.ColorMap(np.linspace(0.0, 1.0, 33), colors.diverging_rgb(np.linspace(-1.0, 1.0, 33), 1.0))
 
@@ -131,7 +132,7 @@ class PlotsPanel(QTabWidget):
         self._stale = False  # frames came while the Training tab was hidden
         self._curves_at = -np.inf  # time.monotonic() of the curves' last update
         self.divergence_note = ""
-        self._x_hi = None  # the curves' epoch axis and loss axis, as last set
+        self._x_hi: dict[pg.PlotWidget, float] = {}  # each curve plot's epoch axis, as last set
         self._y_key = None
 
         # Output: decision surface, fitted curve, or per-row bars.
@@ -349,7 +350,7 @@ class PlotsPanel(QTabWidget):
         self._y_key = None
         if self._last_frame is not None:
             history = self._last_frame.snapshot.history
-            self._fit_curve_ranges(history["epoch"], history)
+            self._fit_loss(history)
 
     @Slot(object)
     def _on_dataset_changed(self, ds: Dataset) -> None:
@@ -358,7 +359,8 @@ class PlotsPanel(QTabWidget):
         self._last_frame = None
         self.divergence_note = ""
         self._bar_key = None
-        self._x_hi = self._y_key = None
+        self._x_hi.clear()
+        self._y_key = None
         self.hovered = (-1, -1)
         if ds.image_shape is not None:
             self.mnist_view  # noqa: B018 (built now, with this dataset)
@@ -488,6 +490,10 @@ class PlotsPanel(QTabWidget):
 
     @Slot(object)
     def show_frame(self, frame: Frame) -> None:
+        """Draw ``frame``. While training, the output, the loss curves and the accuracy curves
+        each get a turn of the event loop of their own (nnbench.ui.turns): their three plots'
+        paints used to run back to back with the diagram's. Any other frame is drawn whole at
+        once, and pieces of an older frame still waiting are dropped."""
         ds = self.dataset
         if ds is None or frame.dataset is not ds:
             return  # computed before a dataset switch reached this view
@@ -497,37 +503,68 @@ class PlotsPanel(QTabWidget):
             # The curves and the output are on the Training tab: a hidden plot still re-ticks
             # and lays out for every new point. _on_tab_changed draws the last frame.
             self._stale = True
+            self.session.turns.drop(*PIECES)
             if self.currentIndex() == 1:
                 self._draw_weights(frame.snapshot.weights)
             return
         self._stale = False
         snap = frame.snapshot
         h = snap.history
-        epochs = h["epoch"]
         # Log scale needs positive values; a perfect fit's 0 loss is drawn at 1e-12.
-        if not len(epochs):  # a reset: nothing of the old run stays, its axes neither
-            self._x_hi = self._y_key = None
+        if not len(h["epoch"]):  # a reset: nothing of the old run stays, its axes neither
+            self._x_hi.clear()
+            self._y_key = None
             self.divergence_note = ""
+        self._draw_status(snap, h)
         now = time.monotonic()
-        if frame.running and len(epochs) and now - self._curves_at < CURVES_INTERVAL:
-            self._draw_status(snap, h)  # the curves move a pixel in many frames: later
+        # While training the curves move a pixel in many frames: at most every CURVES_INTERVAL.
+        curves = not (frame.running and len(h["epoch"]) and now - self._curves_at < CURVES_INTERVAL)
+        if curves:
+            self._curves_at = now
+        if not frame.running:
+            self.session.turns.drop(*PIECES)
+            if curves:
+                self._draw_loss(frame)
+                self._draw_acc(frame)
             self._draw_output(frame, ds)
             return
-        self._curves_at = now
+        turns = self.session.turns
+        turns.later(PIECES[0], lambda: self._piece(frame, lambda: self._draw_output(frame, ds)))
+        if curves:
+            turns.later(PIECES[1], lambda: self._piece(frame, lambda: self._draw_loss(frame)))
+            turns.later(PIECES[2], lambda: self._piece(frame, lambda: self._draw_acc(frame)))
+
+    def _piece(self, frame: Frame, draw) -> None:
+        """A waiting piece of ``frame``: drawn unless the data or the tab changed meanwhile."""
+        if frame.dataset is not self.dataset:
+            return
+        if self.currentIndex() != 0:
+            self._stale = True
+            return
+        draw()
+
+    def _draw_loss(self, frame: Frame) -> None:
+        h = frame.snapshot.history
+        epochs = h["epoch"]
         self.loss_train.setData(*thin(epochs, np.maximum(h["train_loss"], 1e-12)))
         if len(epochs) and np.isfinite(h["test_loss"][-1]):
             self.loss_test.setData(*thin(epochs, np.maximum(h["test_loss"], 1e-12)))
         else:
             self.loss_test.setData([], [])
-        if ds.task == "classification":
-            self.acc_train.setData(*thin(epochs, h["train_acc"]))
-            if len(epochs) and np.isfinite(h["test_acc"][-1]):
-                self.acc_test.setData(*thin(epochs, h["test_acc"]))
-            else:
-                self.acc_test.setData([], [])
-        self._draw_status(snap, h)
-        self._fit_curve_ranges(epochs, h)
-        self._draw_output(frame, ds)
+        self._fit_epochs(self.loss_plot, epochs)
+        self._fit_loss(h)
+
+    def _draw_acc(self, frame: Frame) -> None:
+        if frame.dataset.task != "classification":
+            return
+        h = frame.snapshot.history
+        epochs = h["epoch"]
+        self.acc_train.setData(*thin(epochs, h["train_acc"]))
+        if len(epochs) and np.isfinite(h["test_acc"][-1]):
+            self.acc_test.setData(*thin(epochs, h["test_acc"]))
+        else:
+            self.acc_test.setData([], [])
+        self._fit_epochs(self.acc_plot, epochs)
 
     def _draw_status(self, snap, h) -> None:
         # Two lines of their own, so a narrow panel never cuts the losses off.
@@ -540,16 +577,17 @@ class PlotsPanel(QTabWidget):
         # note that says which weights are back stays until training goes on.
         self.status.setText(self.divergence_note or text)
 
-    def _fit_curve_ranges(self, epochs: np.ndarray, h) -> None:
-        """Axes that move in steps, not every frame: epochs up to the next round number (see
-        nice_ceiling), the loss to whole decades (log scale) or the next round number (linear).
-        New tick labels at every frame cost the GUI thread most of a frame's drawing and made the
-        axes jitter."""
+    # Axes move in steps, not every frame: epochs up to the next round number (see
+    # nice_ceiling), the loss to whole decades (log scale) or the next round number (linear).
+    # New tick labels at every frame cost the GUI thread most of a frame's drawing and made the
+    # axes jitter.
+    def _fit_epochs(self, plot: pg.PlotWidget, epochs: np.ndarray) -> None:
         x_hi = nice_ceiling(max(float(epochs[-1]) if len(epochs) else 0.0, 10.0))
-        if x_hi != self._x_hi:
-            self._x_hi = x_hi
-            for plot in (self.loss_plot, self.acc_plot):
-                plot.setXRange(0, x_hi, padding=0.02)
+        if x_hi != self._x_hi.get(plot):
+            self._x_hi[plot] = x_hi
+            plot.setXRange(0, x_hi, padding=0.02)
+
+    def _fit_loss(self, h) -> None:
         values = np.concatenate([h["train_loss"], h["test_loss"]])
         values = values[np.isfinite(values)]
         if not values.size:

@@ -25,6 +25,7 @@ from nnbench.data import Dataset
 from nnbench.engine import LayerSpec, NetworkSpec, TrainConfig
 from nnbench.errors import SpecError
 from nnbench.ui.app import collect_garbage_on_gui_thread
+from nnbench.ui.turns import Turns
 from nnbench.ui.worker import EngineWorker, Frame, ViewSetup
 
 __all__ = ["ParamEdit", "Session", "StructureEdit", "View", "problem_defaults", "test_split", "view_for"]
@@ -116,6 +117,8 @@ class Session(QObject):
         self._closing = False
         self.pinned: Frame | None = None  # a checkpoint's frame the views show instead of live ones
         self._pinned_net: Any = None
+        # The views draw a training frame in pieces, a turn of the event loop each (see turns).
+        self.turns = Turns(self)
 
         self.worker = EngineWorker()
         self.thread = QThread()
