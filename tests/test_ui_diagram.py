@@ -212,6 +212,35 @@ def test_wide_and_deep_networks_stay_bounded(qtbot, bench):
     qtbot.waitUntil(lambda: bool(view.weights) and view.weights["layer0.W"].shape == (2, 64), timeout=10_000)
 
 
+def test_a_dense_diagram_restyles_its_lines_every_tenth_of_a_second_and_exactly_when_stopped(
+        qtbot, bench, monkeypatch):
+    import time
+
+    from nnbench.ui import network_view
+
+    window, view, _ = bench
+    s = window.session
+    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
+        s.set_hidden(tuple(LayerSpec(64, "tanh") for _ in range(10)))
+    settled(qtbot, window)
+    assert sum(len(e) for e in view.edges) > network_view.AA_EDGES
+    styled, frames = [], []
+    real = view._style_edges
+    monkeypatch.setattr(view, "_style_edges", lambda w: styled.append(time.monotonic()) or real(w))
+    s.frame.connect(lambda f: frames.append(f.running))
+    t0 = time.monotonic()
+    s.train()
+    qtbot.waitUntil(lambda: sum(frames) >= 15 and time.monotonic() - t0 > 1.0, timeout=30_000)
+    s.pause()
+    qtbot.waitUntil(lambda: not s.running and frames and not frames[-1], timeout=10_000)
+    s.turns.flush()
+    gaps = np.diff(styled[:-1])  # the stopped frame's restyle comes when it comes
+    assert len(styled) < len(frames) and np.all(gaps >= network_view.EDGES_INTERVAL - 1e-3)
+    W = view.weights["layer1.W"]  # the stopped frame's colours are its own weights'
+    for e in view.edges[1]:
+        assert e.level // 8 == (1 if W[e.i, e.j] < 0 else 0)
+
+
 def test_hovering_a_neuron_says_which_and_gives_its_heatmap(qtbot, bench):
     window, view, _ = bench
     qtbot.waitUntil(lambda: bool(view._outputs), timeout=10_000)

@@ -73,6 +73,9 @@ def test_split(ds: Dataset) -> tuple[np.ndarray | None, np.ndarray | None]:
     return ds.x_test, ds.y_test
 
 
+COST_WEIGHT = 0.25  # of the newest frame in the GUI's average cost per frame (the worker's pace)
+
+
 class Session(QObject):
     dataset_changed = Signal(object)  # the Dataset now in use (after it was built)
     spec_changed = Signal(object)  # the NetworkSpec now in use
@@ -463,10 +466,15 @@ class Session(QObject):
         # What a frame costs this thread: the views' updates now, and the paints and layout
         # that follow as later events, which the handler's own time missed (it was half of it
         # for the 10x64 spiral). The thread's CPU time since the last frame holds both.
+        # The pace follows the average: the curves redraw in one frame of three, and paced by
+        # the last frame alone, the frame after them waited twice as long (XOR drew 28.6 frames
+        # a second where its average cost allowed 34).
         handler = time.perf_counter() - t0
         last, self._frame_clock = self._frame_clock, (t0, cpu0)
         since = cpu0 - last[1] if last is not None and t0 - last[0] < 0.5 else 0.0
-        self.worker.gui_cost = max(handler, since)
+        cost = max(handler, since)
+        w = self.worker
+        w.gui_cost = cost if last is None else (1 - COST_WEIGHT) * w.gui_cost + COST_WEIGHT * cost
 
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:

@@ -38,6 +38,7 @@ MIN_FRAME_INTERVAL = 1 / 36
 COARSE_ABOVE = 0.008
 GUI_SHARE = 0.5  # of the window's core, for drawing frames (the GUI thread's CPU per frame)
 EVAL_SHARE = 0.25  # ... and for evaluating them here
+WINDOW_SHARE = 0.55  # ... and for both: more, and the engine on the other core lost speed to the window
 QUIT_WAIT = 0.5  # seconds an engine may take to quit before it is terminated
 VIEW_DTYPE = "float32"
 
@@ -361,8 +362,12 @@ class EngineWorker(QObject):
         # prompt and the engine keeps its core.
         # The GUI's figure is all its thread did since the last frame; whatever else kept it
         # busy, the views still get four frames a second.
+        # The shares are of the time from one frame's start to the next one's, so the wait counts
+        # from before this frame's evaluation (counted after it, every frame came an evaluation
+        # later than its pace: the spiral drew 18 frames a second where its pace allowed 22).
         gui_wait = min(self.gui_cost / GUI_SHARE, 0.25)
-        self._next_frame_at = time.perf_counter() + max(MIN_FRAME_INTERVAL, gui_wait, eval_cost / EVAL_SHARE)
+        self._next_frame_at = t0 + max(MIN_FRAME_INTERVAL, gui_wait, eval_cost / EVAL_SHARE,
+                                       (self.gui_cost + eval_cost) / WINDOW_SHARE)
         self.frame_ready.emit()
 
     def _view_frame(self, f: BenchFrame) -> Frame | None:
