@@ -32,3 +32,10 @@ def engine_status(qtbot, session, timeout: int = WAIT) -> dict:
 def wait_epoch(qtbot, session, epoch: int, timeout: int = WAIT, stopped: bool = True) -> None:
     """Wait until the frames show ``epoch`` epochs (and training stopped, if asked)."""
     qtbot.waitUntil(lambda: session.epoch >= epoch and not (stopped and session.running), timeout=timeout)
+
+
+def silent_engine(conn, shm_name, blas_threads) -> None:
+    """An engine process that starts and never says hello (tests of the start timeout)."""
+    import time
+
+    time.sleep(30)

@@ -136,3 +136,71 @@ def test_the_speed_control_slows_training_to_batches_a_second(qtbot):
         assert s.speed == 0.0
     finally:
         close_window(window)
+
+
+def _window_without_engine(qtbot):
+    from nnbench.ui.app import configure_pyqtgraph
+    from nnbench.ui.main_window import MainWindow
+
+    configure_pyqtgraph()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def _refused_at_once(qtbot, s) -> str:
+    from nnbench import commands as cmd
+
+    failed: list[str] = []
+    s.call(cmd.Status(), None, failed.append)
+    qtbot.waitUntil(lambda: bool(failed), timeout=2000)
+    assert s.busy == 0
+    return failed[0]
+
+
+def test_an_engine_that_never_answers_is_given_up_and_the_window_says_why(qtbot, monkeypatch, errors):
+    import types
+
+    import engine_helpers
+
+    from nnbench.ui import worker
+
+    monkeypatch.setattr(worker, "START_WAIT", 1.0)
+    monkeypatch.setattr(worker, "remote", types.SimpleNamespace(serve=engine_helpers.silent_engine))
+    window = _window_without_engine(qtbot)
+    s = window.session
+    with qtbot.waitSignal(s.error, timeout=WAIT) as got:
+        window.start_default()
+    assert "did not answer within 1 s" in got.args[0] and "start nnbench again" in got.args[0]
+    assert errors and "did not answer" in errors[-1]  # a dialog, not only the status line
+    assert "did not answer" in _refused_at_once(qtbot, s)  # later commands do not wait forever
+    close_window(window)
+    assert not children() and not segments()
+
+
+def test_an_engine_that_cannot_be_spawned_leaves_nothing_and_says_why(qtbot, monkeypatch, errors):
+    import multiprocessing as mp
+
+    from nnbench.ui import worker
+
+    spawn = mp.get_context("spawn")
+
+    class NoProcesses:
+        def __getattr__(self, name):
+            return getattr(spawn, name)
+
+        def Process(self, *a, **k):  # noqa: N802 (multiprocessing's name)
+            p = spawn.Process(*a, **k)
+            p.start = lambda: (_ for _ in ()).throw(OSError(11, "Resource temporarily unavailable"))
+            return p
+
+    monkeypatch.setattr(worker.mp, "get_context", lambda _kind: NoProcesses())
+    window = _window_without_engine(qtbot)
+    s = window.session
+    qtbot.waitUntil(lambda: bool(s.engine_failed), timeout=WAIT)
+    assert "could not start: BlockingIOError" in s.engine_failed and "temporarily unavailable" in s.engine_failed
+    assert not segments()  # the frame segment made for it is gone
+    assert "could not start" in _refused_at_once(qtbot, s)
+    close_window(window)
+    assert not children() and not segments()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from nnbench import commands as cmd
 from nnbench.bench import problem_defaults
@@ -115,6 +115,7 @@ class Session(QObject):
         self.speed = 0.0  # batches per second; 0 = as fast as it can
         self.last_frame: Frame | None = None
         self.engine_status: dict[str, Any] = {}
+        self.engine_failed = ""  # why no engine process could be started ("" while one runs)
         self._want_hidden = False
         self._callbacks: dict[int, tuple[Callable[[Any], None] | None, Callable[[str], None] | None]] = {}
         self._closing = False
@@ -135,11 +136,15 @@ class Session(QObject):
         self._frame_clock: tuple[float, float] | None = None  # (wall, thread CPU) at the last frame
         self.worker.frame_ready.connect(self._on_frame_ready)
         self.worker.died.connect(self._on_died)
+        self.worker.start_failed.connect(self._on_start_failed)
         self.worker.ready.connect(self._on_ready)
         self.thread.start()
 
     # --- commands -----------------------------------------------------------------------------
     def _call(self, command: Any, on_done=None, on_fail=None) -> int:
+        if self.engine_failed:  # no engine to ask: refused at once, not waited for forever
+            QTimer.singleShot(0, lambda: (on_fail or self.error.emit)(self.engine_failed))
+            return -1
         cid = self.worker.send(command)
         self._callbacks[cid] = (on_done, on_fail)
         self.busy += 1
@@ -527,6 +532,17 @@ class Session(QObject):
             note = f"{text} A new engine was started."
         self.engine_died.emit(note)
         self.message.emit(note)
+
+    @Slot(str)
+    def _on_start_failed(self, text: str) -> None:
+        self.engine_failed = (f"{text}. Nothing can train or open until an engine runs: close this "
+                              "window and start nnbench again.")
+        pending, self._callbacks = self._callbacks, {}
+        self.busy = self.edits_pending = 0
+        for _on_done, on_fail in pending.values():
+            if on_fail is not None:
+                on_fail(self.engine_failed)
+        self.error.emit(self.engine_failed)
 
     # --- single parameters (the network diagram edits these) ------------------------------------
     def set_weight(self, layer: int, i: int, j: int, value: float,

@@ -40,6 +40,7 @@ GUI_SHARE = 0.5  # of the window's core, for drawing frames (the GUI thread's CP
 EVAL_SHARE = 0.25  # ... and for evaluating them here
 WINDOW_SHARE = 0.55  # ... and for both: more, and the engine on the other core lost speed to the window
 QUIT_WAIT = 0.5  # seconds an engine may take to quit before it is terminated
+START_WAIT = 60.0  # seconds a new engine may take to say hello (about 1 s here) before it is given up
 VIEW_DTYPE = "float32"
 
 
@@ -159,6 +160,7 @@ class EngineWorker(QObject):
     frame_ready = Signal()  # a new Frame waits in take_frame(); not emitted again until it is taken
     evaluated = Signal(int, object)  # evaluate()'s answer: (token, Frame or None)
     died = Signal(str)  # the engine process ended without being asked to; the text says how
+    start_failed = Signal(str)  # no engine process could be started; the text says why
     finished = Signal()  # the worker's loop ended (after stop()); the thread may quit
 
     def __init__(self, blas_threads: int = 1) -> None:
@@ -170,6 +172,7 @@ class EngineWorker(QObject):
         self._wake_r.setblocking(False)
         self._stop = False
         self._restart = False
+        self._starting: float | None = None  # perf_counter() when the engine in start was spawned
         self._setup: ViewSetup | None = None
         self._latest: Frame | None = None
         self._pending = False
@@ -241,7 +244,7 @@ class EngineWorker(QObject):
     # ---- the worker thread ------------------------------------------------------------------
     @Slot()
     def run(self) -> None:
-        self._start()
+        self._try_start()
         try:
             while not self._stop:
                 waitables: list[Any] = [self._wake_r]
@@ -250,6 +253,9 @@ class EngineWorker(QObject):
                 timeout = None
                 if self._frame_waiting and not self._pending and self._reader is not None:
                     timeout = max(0.001, self._next_frame_at - time.perf_counter())
+                if self._starting is not None:  # no hello yet: wake up to give it up in time
+                    left = max(0.001, self._starting + START_WAIT - time.perf_counter())
+                    timeout = left if timeout is None else min(timeout, left)
                 ready = wait(waitables, timeout)
                 if self._wake_r in ready:
                     try:
@@ -262,10 +268,14 @@ class EngineWorker(QObject):
                 if self._restart:
                     self._restart = False
                     self._end_process(kill=True)
-                    self._start()
+                    self._try_start()
                     continue
                 if self._conn is not None:
                     self._receive()
+                if self._starting is not None and time.perf_counter() > self._starting + START_WAIT:
+                    self._end_process(kill=True)
+                    self.start_failed.emit(f"The engine process did not answer within {START_WAIT:.0f} s of "
+                                           "starting")
                 self._evaluate_requests()
                 self._maybe_frame()
         finally:
@@ -273,6 +283,16 @@ class EngineWorker(QObject):
             self._wake_r.close()
             self._wake_w.close()
             self.finished.emit()
+
+    def _try_start(self) -> None:
+        """Start an engine; if it cannot start (no memory for a process, a script without the
+        ``if __name__ == "__main__"`` guard that spawn needs), clean up and say why."""
+        try:
+            self._start()
+        except Exception as e:  # noqa: BLE001 (whatever it was, the window says it and stays)
+            self._end_process(kill=True)
+            self.start_failed.emit(f"The engine process could not start: {type(e).__name__}: "
+                                   f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}")
 
     def _start(self) -> None:
         ctx = mp.get_context("spawn")
@@ -287,6 +307,7 @@ class EngineWorker(QObject):
         proc.start()
         child.close()
         self._proc, self._conn, self.pid = proc, parent, proc.pid
+        self._starting = time.perf_counter()
         self._sender = _Sender(parent, self._outbox, self.replied)
 
     def _receive(self) -> None:
@@ -310,6 +331,7 @@ class EngineWorker(QObject):
         elif kind == "running":
             self.running_changed.emit(bool(msg[1]))
         elif kind == "hello":
+            self._starting = None
             # Both sides have the segment mapped: its name is no longer needed.
             self._unlink(self._reader.shm.name)
             self.ready.emit(msg[1])
@@ -454,6 +476,7 @@ class EngineWorker(QObject):
     def _end_process(self, kill: bool) -> None:
         proc, conn, sender = self._proc, self._conn, self._sender
         self._proc = self._conn = self._sender = None
+        self._starting = None
         if sender is not None:
             sender.stop()
         if proc is not None:
