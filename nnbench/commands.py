@@ -326,6 +326,11 @@ class Stopped:
     lr: float = float("nan")
 
 
+# Commands that only read: the engine sends no new frame after them (after a timeline Seek, a
+# frame nobody needed kept the window's worker evaluating the live network for 20 ms while the
+# checkpoint waited).
+QUERIES = (Predict, GetState, Status, Seek, ListRuns, RunHistory)
+
 COMMANDS = (SwitchData, Restructure, SetConfig, SetParam, Reset, Load, Save, Predict, Play, Pause, Step,
             SetSpeed, Restore, GetState, Status, Seek, Fork, SetLive, RenameRun, DeleteRun, ListRuns,
             RunHistory, SetCheckpointBudget)

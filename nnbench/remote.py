@@ -19,6 +19,7 @@ from multiprocessing import shared_memory
 from typing import Any
 
 from nnbench.bench import Bench
+from nnbench.commands import QUERIES
 from nnbench.errors import NnbenchError
 
 SLICE = 0.008  # seconds of training between two looks at the pipe
@@ -53,7 +54,7 @@ def serve(conn: Any, segment: str, blas_threads: int = 1) -> None:
                     if kind == "cmd":
                         _, cid, command = msg
                         _reply(conn, cid, *_apply(bench, command))
-                        dirty = True
+                        dirty = dirty or not isinstance(command, QUERIES)
                     elif kind == "frames":
                         old, writer = writer, frames.FrameWriter(shared_memory.SharedMemory(name=msg[1]))
                         old.close()

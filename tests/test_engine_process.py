@@ -199,7 +199,8 @@ def test_an_engine_that_cannot_be_spawned_leaves_nothing_and_says_why(qtbot, mon
     window = _window_without_engine(qtbot)
     s = window.session
     qtbot.waitUntil(lambda: bool(s.engine_failed), timeout=WAIT)
-    assert "could not start: BlockingIOError" in s.engine_failed and "temporarily unavailable" in s.engine_failed
+    assert "could not start: BlockingIOError" in s.engine_failed
+    assert "temporarily unavailable" in s.engine_failed
     assert not segments()  # the frame segment made for it is gone
     assert "could not start" in _refused_at_once(qtbot, s)
     close_window(window)

@@ -249,3 +249,36 @@ def test_saving_keeps_the_runs_and_latest_only_is_smaller(qtbot, tmp_path, monke
     qtbot.waitUntil(lambda: len(window.runs_client.runs) == 2, timeout=WAIT)
     assert window.runs_client.run(1).epochs == 20 and window.runs_client.live.id == 2
     window.close()
+
+
+def test_a_deep_nets_checkpoint_draws_coarse_at_once_then_sharp_when_the_timeline_rests(qtbot):
+    from nnbench.engine import LayerSpec
+    from nnbench.ui import session as session_module
+    from nnbench.ui import worker
+
+    configure_pyqtgraph()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    s, tl = window.session, window.timeline
+    with qtbot.waitSignal(s.spec_changed, timeout=WAIT):
+        window.start_default()
+    with qtbot.waitSignal(s.spec_changed, timeout=WAIT):
+        s.set_hidden(tuple(LayerSpec(64, "tanh") for _ in range(10)))
+    with qtbot.waitSignal(s.config_changed, timeout=WAIT):
+        window.epochs_box.setValue(6)
+    with qtbot.waitSignal(s.stopped, timeout=60_000):
+        window.train_action.trigger()
+    qtbot.waitUntil(lambda: 6 in tl.epochs, timeout=WAIT)
+    full, coarse = session_module.GRID_RES ** 2, session_module.COARSE_RES ** 2
+    assert s.last_frame.grid_output.shape[0] == full  # a stopped frame: the full grid
+    # The full grid of a 10x64 net costs more than COARSE_ABOVE on any machine we know; if not,
+    # the quick path is not taken and this test says so instead of passing blindly.
+    sizes = []
+    s.frame.connect(lambda f: sizes.append(f.grid_output.shape[0]))
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.slider.setValue(tl.epochs.index(2))
+    assert sizes[-1] == coarse, f"drawn on {sizes[-1]} points: the full grid under {worker.COARSE_ABOVE} s?"
+    qtbot.waitUntil(lambda: sizes[-1] == full, timeout=WAIT)  # sharpened once nothing more was asked
+    assert s.pinned is not None and s.pinned.grid_output.shape[0] == full and tl.epoch == 2
+    window.close()

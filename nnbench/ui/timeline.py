@@ -129,6 +129,7 @@ class Timeline(QWidget):
         self._asked_at = self._answered_at = 0.0
         self._moves = 0  # counts moves and returns to live: an answer for an older one is not shown
         self._evaluating: tuple[int, Seen, int] | None = None  # (token, checkpoint, move)
+        self._shown_token: tuple[int, Seen, int] | None = None  # drawn; its full grid may follow
         self.session.worker.evaluated.connect(self._on_evaluated)
         self._seen_cache: dict[tuple[int | None, int], Seen] = {}  # (run asked for, epoch) -> answer
         self.timing: dict[str, float] = {}  # perf_counter of the last move's stages (the benchmark)
@@ -246,11 +247,21 @@ class Timeline(QWidget):
         _on_evaluated shows it. Until then this counts as asking: a newer wish waits for it."""
         self._asking = True
         self._answered_at = time.perf_counter()
-        token = self.session.worker.evaluate(seen.spec, seen.params, seen.epoch, seen.step, seen.lr)
+        # Quick: a deep net's checkpoint is drawn on the coarse grid at once and sharpened by
+        # a second answer under the same token (the full grid took 17-27 ms for the spiral).
+        token = self.session.worker.evaluate(seen.spec, seen.params, seen.epoch, seen.step, seen.lr,
+                                             quick=True)
         self._evaluating = (token, seen, move)
 
     @Slot(int, object)
     def _on_evaluated(self, token: int, frame) -> None:
+        shown = self._shown_token
+        if shown is not None and shown[0] == token:  # the full grid of the checkpoint shown
+            if frame is not None and self._wanted is None and shown[2] == self._moves \
+                    and self.seen is shown[1] and self.session.pinned is not None:
+                self.session.pin(frame, network_of(cmd.NetState(shown[1].spec, shown[1].params)))
+            self._shown_token = None
+            return
         if self._evaluating is None or self._evaluating[0] != token:
             return
         _, seen, move = self._evaluating
@@ -258,6 +269,7 @@ class Timeline(QWidget):
         self._asking = False
         if frame is not None and self._wanted is None and move == self._moves:  # the newest wish only
             self._show(seen, frame)
+            self._shown_token = (token, seen, move)
         self._ask()
 
     def _show(self, seen: Seen, frame) -> None:

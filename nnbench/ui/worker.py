@@ -40,6 +40,7 @@ GUI_SHARE = 0.5  # of the window's core, for drawing frames (the GUI thread's CP
 EVAL_SHARE = 0.25  # ... and for evaluating them here
 WINDOW_SHARE = 0.55  # ... and for both: more, and the engine on the other core lost speed to the window
 QUIT_WAIT = 0.5  # seconds an engine may take to quit before it is terminated
+REFINE_AFTER = 0.06  # seconds with nothing asked before a quick evaluation gets its full grid
 START_WAIT = 60.0  # seconds a new engine may take to say hello (about 1 s here) before it is given up
 VIEW_DTYPE = "float32"
 
@@ -173,6 +174,8 @@ class EngineWorker(QObject):
         self._stop = False
         self._restart = False
         self._starting: float | None = None  # perf_counter() when the engine in start was spawned
+        self._refine: tuple[int, list] | None = None  # a quick evaluation's full grid, still to do
+        self._asked_at = 0.0  # perf_counter() of the last command or evaluation asked for
         self._setup: ViewSetup | None = None
         self._latest: Frame | None = None
         self._pending = False
@@ -200,6 +203,7 @@ class EngineWorker(QObject):
     def send(self, command: Any) -> int:
         """Queue ``command`` for the engine; its answer comes as ``replied(id, ...)``."""
         cid = next(self._ids)
+        self._asked_at = time.perf_counter()  # one float assignment: atomic (see _evaluate_requests)
         self._outbox.put(("cmd", cid, command))
         self._wake()
         return cid
@@ -253,6 +257,9 @@ class EngineWorker(QObject):
                 timeout = None
                 if self._frame_waiting and not self._pending and self._reader is not None:
                     timeout = max(0.001, self._next_frame_at - time.perf_counter())
+                if self._refine is not None:  # wake up to sharpen the timeline's picture
+                    left = max(0.001, self._asked_at + REFINE_AFTER - time.perf_counter())
+                    timeout = left if timeout is None else min(timeout, left)
                 if self._starting is not None:  # no hello yet: wake up to give it up in time
                     left = max(0.001, self._starting + START_WAIT - time.perf_counter())
                     timeout = left if timeout is None else min(timeout, left)
@@ -404,9 +411,7 @@ class EngineWorker(QObject):
         if outputs is None:
             return None
         if full and grid is not None:
-            if len(self._full_cost) > 8:
-                self._full_cost.clear()
-            self._full_cost[f.spec] = time.perf_counter() - t0
+            self._remember_cost(f.spec, time.perf_counter() - t0)
         history = self._snapshot_history or {key: np.zeros(0) for key in HISTORY_KEYS}
         n = len(history["epoch"])
         weights = _weights(f.spec, f.params)  # views of the frame's own copy
@@ -415,41 +420,66 @@ class EngineWorker(QObject):
         self.timing["frame_eval"] += time.perf_counter() - t0
         return Frame(snap, *outputs, f.running, setup.dataset, f.generation)
 
+    def _remember_cost(self, spec: NetworkSpec, seconds: float) -> None:
+        """What the full grid took for ``spec`` (a few specs kept)."""
+        if len(self._full_cost) > 8:
+            self._full_cost.clear()
+        self._full_cost[spec] = seconds
+
     def _view_inputs(self, setup: ViewSetup) -> tuple[np.ndarray | None, ...]:
         cached = self._inputs
         if cached is None or cached[0] is not setup:
             cached = self._inputs = (setup, *_inputs(setup))
         return cached[1:]
 
-    def evaluate(self, spec: NetworkSpec, params: np.ndarray, epoch: int, step: int, lr: float) -> int:
-        """Evaluate any network (a checkpoint the timeline shows) on the views' full grid, on
-        this worker's thread (it took 17-27 ms of the GUI thread for the 10x64 spiral); the
-        Frame comes as ``evaluated(token, frame or None)``. Returns the token."""
+    def evaluate(self, spec: NetworkSpec, params: np.ndarray, epoch: int, step: int, lr: float,
+                 quick: bool = False) -> int:
+        """Evaluate any network (a checkpoint the timeline shows) on the views' grid, on this
+        worker's thread (it took 17-27 ms of the GUI thread for the 10x64 spiral); the Frame
+        comes as ``evaluated(token, frame or None)``. Returns the token. ``quick``: a network
+        whose full grid is costly (over COARSE_ABOVE) is answered on the coarse grid first, then
+        on the full grid again under the same token, unless another evaluation was asked for
+        meanwhile (a drag across the timeline draws each position quickly, the last one sharp)."""
         token = next(self._ids)
-        self._evals.put((token, spec, np.array(params, copy=True), epoch, step, lr))
+        self._asked_at = time.perf_counter()
+        self._evals.put((token, quick, spec, np.array(params, copy=True), epoch, step, lr))
         self._wake()
         return token
 
     def _evaluate_requests(self) -> None:
         while True:
             try:
-                token, *request = self._evals.get_nowait()
+                token, quick, *request = self._evals.get_nowait()
             except queue.Empty:
-                return
+                break
+            coarse = quick and self._full_cost.get(request[0], 0.0) > COARSE_ABOVE
+            self._refine = (token, request) if coarse else None
+            self.evaluated.emit(token, self._frame_of(*request, coarse=coarse))
+        # The full grid waits until nothing was asked for REFINE_AFTER: while the timeline is
+        # dragged, the next move's Seek would wait behind it (this thread reads the answers).
+        if self._refine is not None and self._evals.empty() \
+                and time.perf_counter() - self._asked_at >= REFINE_AFTER:
+            token, request = self._refine
+            self._refine = None
             self.evaluated.emit(token, self._frame_of(*request))
 
     def _frame_of(self, spec: NetworkSpec, params: np.ndarray, epoch: int, step: int,
-                  lr: float) -> Frame | None:
-        """A view Frame of any network on the full grid, as _view_frame makes the engine's; the
-        curves keep the history the frames brought. Worker thread only (it uses the worker's
-        network cache): other threads ask through :meth:`evaluate`."""
+                  lr: float, coarse: bool = False) -> Frame | None:
+        """A view Frame of any network on the full grid (``coarse``: the coarse one), as
+        _view_frame makes the engine's; the curves keep the history the frames brought. Worker
+        thread only (it uses the worker's network cache): other threads ask through
+        :meth:`evaluate`."""
         setup = self._setup
         if setup is None:
             return None
-        grid, _, rows = self._view_inputs(setup)
-        outputs = _evaluate(self._nets, spec, params, setup, grid, rows)
+        grid, coarse_grid, rows = self._view_inputs(setup)
+        use = coarse_grid if coarse and coarse_grid is not None else grid
+        t0 = time.perf_counter()
+        outputs = _evaluate(self._nets, spec, params, setup, use, rows)
         if outputs is None:
             return None
+        if use is grid and grid is not None:
+            self._remember_cost(spec, time.perf_counter() - t0)
         history = self._snapshot_history or {key: np.zeros(0) for key in HISTORY_KEYS}
         snap = Snapshot(epoch=epoch, step=step, lr=lr, weights=_weights(spec, np.array(params, copy=True)),
                         history=history, last_loss=float("nan"))
