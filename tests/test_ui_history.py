@@ -252,17 +252,14 @@ def test_saving_keeps_the_runs_and_latest_only_is_smaller(qtbot, tmp_path, monke
 
 
 def test_a_deep_nets_checkpoint_draws_coarse_at_once_then_sharp_when_the_timeline_rests(qtbot):
+    from test_ui_window import open_window
+
     from nnbench.engine import LayerSpec
     from nnbench.ui import session as session_module
     from nnbench.ui import worker
 
-    configure_pyqtgraph()
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
+    window = open_window(qtbot)
     s, tl = window.session, window.timeline
-    with qtbot.waitSignal(s.spec_changed, timeout=WAIT):
-        window.start_default()
     with qtbot.waitSignal(s.spec_changed, timeout=WAIT):
         s.set_hidden(tuple(LayerSpec(64, "tanh") for _ in range(10)))
     with qtbot.waitSignal(s.config_changed, timeout=WAIT):

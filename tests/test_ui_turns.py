@@ -6,9 +6,8 @@ import dataclasses
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+from test_ui_window import open_window
 
-from nnbench.ui.app import configure_pyqtgraph
-from nnbench.ui.main_window import MainWindow
 from nnbench.ui.turns import Turns
 
 
@@ -66,13 +65,8 @@ def test_flush_runs_everything_waiting_now():
 
 
 def test_a_training_frame_draws_in_later_turns_and_a_stopped_frame_drops_what_waits(qtbot):
-    configure_pyqtgraph()
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
+    window = open_window(qtbot)
     s, plots = window.session, window.plots_panel
-    with qtbot.waitSignal(s.spec_changed, timeout=10_000):
-        window.start_default()
     qtbot.waitUntil(lambda: s.last_frame is not None, timeout=10_000)
     base = s.last_frame
     blank = np.zeros_like(base.grid_output)
