@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-CHILD = r"""
+OPEN = r"""
 import sys, time
 t0 = float(sys.argv[1])
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -38,39 +38,35 @@ class Painted(QObject):
 
 f = Painted()
 window.installEventFilter(f)
+"""
+
+# Prints the marks KEYS names, in order, once all of them are in, and quits.
+REPORT = r"""
+def check():
+    if all(k in marks for k in KEYS):
+        print(" ".join(f"{marks[k]:.3f}" for k in KEYS), flush=True)
+        window.close()
+        app.quit()
+
+timer = QTimer()
+timer.timeout.connect(check)
+timer.start(5)
+app.exec()
+"""
+
+CHILD = OPEN + r"""
 window.session.engine_ready.connect(lambda _: marks.setdefault("engine", time.time() - t0))
 window.session.spec_changed.connect(lambda _: marks.setdefault("network", time.time() - t0))
 window.show()
 window.start_default()
-
-def check():
-    if len(marks) == 3:
-        print(f"{marks['paint']:.3f} {marks['engine']:.3f} {marks['network']:.3f}", flush=True)
-        window.close()
-        app.quit()
-
-timer = QTimer()
-timer.timeout.connect(check)
-timer.start(5)
-app.exec()
-"""
-
+KEYS = ("paint", "engine", "network")
+""" + REPORT
 
 # First paint only: runs on any version of nnbench, so two checkouts can be compared.
-PAINT_ONLY = CHILD.split("window.session.engine_ready")[0] + r"""
+PAINT_ONLY = OPEN + r"""
 window.show()
-
-def check():
-    if "paint" in marks:
-        print(f"{marks['paint']:.3f}", flush=True)
-        window.close()
-        app.quit()
-
-timer = QTimer()
-timer.timeout.connect(check)
-timer.start(5)
-app.exec()
-"""
+KEYS = ("paint",)
+""" + REPORT
 
 
 def compare(runs: int, other: str) -> int:

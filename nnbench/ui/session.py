@@ -504,12 +504,7 @@ class Session(QObject):
     def _on_died(self, text: str) -> None:
         if self._closing:
             return
-        pending, self._callbacks = self._callbacks, {}
-        for _on_done, on_fail in pending.values():
-            if on_fail is not None:
-                on_fail("the engine stopped before it answered")
-        self.busy = 0
-        self.edits_pending = 0
+        self._fail_pending("the engine stopped before it answered")
         if self.running:
             self.running = False
             self.running_changed.emit(False)
@@ -537,12 +532,16 @@ class Session(QObject):
     def _on_start_failed(self, text: str) -> None:
         self.engine_failed = (f"{text}. Nothing can train or open until an engine runs: close this "
                               "window and start nnbench again.")
+        self._fail_pending(self.engine_failed)
+        self.error.emit(self.engine_failed)
+
+    def _fail_pending(self, text: str) -> None:
+        """The engine will not answer the commands still waiting: each says ``text`` instead."""
         pending, self._callbacks = self._callbacks, {}
         self.busy = self.edits_pending = 0
         for _on_done, on_fail in pending.values():
             if on_fail is not None:
-                on_fail(self.engine_failed)
-        self.error.emit(self.engine_failed)
+                on_fail(text)
 
     # --- single parameters (the network diagram edits these) ------------------------------------
     def set_weight(self, layer: int, i: int, j: int, value: float,

@@ -254,15 +254,14 @@ class EngineWorker(QObject):
                 waitables: list[Any] = [self._wake_r]
                 if self._conn is not None:
                     waitables += [self._conn, self._proc.sentinel]
-                timeout = None
+                due = []  # when to wake up without a message
                 if self._frame_waiting and not self._pending and self._reader is not None:
-                    timeout = max(0.001, self._next_frame_at - time.perf_counter())
-                if self._refine is not None:  # wake up to sharpen the timeline's picture
-                    left = max(0.001, self._asked_at + REFINE_AFTER - time.perf_counter())
-                    timeout = left if timeout is None else min(timeout, left)
-                if self._starting is not None:  # no hello yet: wake up to give it up in time
-                    left = max(0.001, self._starting + START_WAIT - time.perf_counter())
-                    timeout = left if timeout is None else min(timeout, left)
+                    due.append(self._next_frame_at)
+                if self._refine is not None:  # to sharpen the timeline's picture
+                    due.append(self._asked_at + REFINE_AFTER)
+                if self._starting is not None:  # no hello yet: to give it up in time
+                    due.append(self._starting + START_WAIT)
+                timeout = max(0.001, min(due) - time.perf_counter()) if due else None
                 ready = wait(waitables, timeout)
                 if self._wake_r in ready:
                     try:
@@ -298,8 +297,9 @@ class EngineWorker(QObject):
             self._start()
         except Exception as e:  # noqa: BLE001 (whatever it was, the window says it and stays)
             self._end_process(kill=True)
+            first = str(e).strip().splitlines()[:1]
             self.start_failed.emit(f"The engine process could not start: {type(e).__name__}: "
-                                   f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}")
+                                   f"{first[0] if first else ''}")
 
     def _start(self) -> None:
         ctx = mp.get_context("spawn")
