@@ -69,6 +69,7 @@ def test_a_training_frame_draws_in_later_turns_and_a_stopped_frame_drops_what_wa
     s, plots = window.session, window.plots_panel
     qtbot.waitUntil(lambda: s.last_frame is not None, timeout=10_000)
     base = s.last_frame
+    s.frame.disconnect(plots.show_frame)  # only this test's frames: a late engine frame would draw too
     blank = np.zeros_like(base.grid_output)
     early = dataclasses.replace(base, grid_output=blank, running=True)
     plots.show_frame(early)
@@ -84,3 +85,22 @@ def test_a_training_frame_draws_in_later_turns_and_a_stopped_frame_drops_what_wa
     qtbot.waitUntil(lambda: not s.turns.waiting(("plots", "output")), timeout=2000)
     assert not np.array_equal(plots.surface.image, after)  # the blank output's colours
     window.close()
+
+
+def test_the_status_under_the_curves_shrinks_to_fit_a_narrow_panel(qtbot):
+    from PySide6.QtGui import QFontMetrics
+
+    from nnbench.ui.plots_panel import STATUS_FLAGS, StatusText
+
+    status = StatusText(2)
+    qtbot.addWidget(status)
+    status.setText("epoch 293   step 2,950   lr 0.01\nloss: train 0.6821   test 0.7159")
+    status.resize(600, status.height())
+    assert status.fitting_font().pointSizeF() == status.font().pointSizeF()  # room: full size
+    status.resize(150, status.height())  # the 1024x700 window's panel wrapped it into four lines
+    assert QFontMetrics(status.font()).boundingRect(status.rect(), STATUS_FLAGS, status.text()).height() \
+        > status.height()
+    font = status.fitting_font()
+    assert font.pointSizeF() < status.font().pointSizeF()
+    fitted = QFontMetrics(font).boundingRect(status.rect(), STATUS_FLAGS, status.text())
+    assert fitted.height() <= status.height()

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Slot
-from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -87,6 +87,9 @@ def _plot(title: str, x_label: str, y_label: str, axis: pg.AxisItem | None = Non
     return w
 
 
+STATUS_FLAGS = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap)
+
+
 class StatusText(QWidget):
     """A line or two of text that changes every frame without asking any layout to run again
     (a QLabel's setText does, and the relayout repainted the whole window every frame)."""
@@ -115,9 +118,21 @@ class StatusText(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         painter = QPainter(self)
         painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
-        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-                                          | Qt.TextFlag.TextWordWrap), self._text)
+        painter.setFont(self.fitting_font())
+        painter.drawText(self.rect(), STATUS_FLAGS, self._text)
         painter.end()
+
+    def fitting_font(self) -> QFont:
+        """The widget's font, smaller if need be so the text fits its lines: a narrow panel
+        (a 1024 px wide window) wrapped the two lines into four and cut the losses off. The
+        tooltip has the text at full size."""
+        font = QFont(self.font())
+        size = font.pointSizeF()
+        while size > 6 and QFontMetrics(font).boundingRect(self.rect(), STATUS_FLAGS, self._text).height() \
+                > self.height():
+            size -= 0.5
+            font.setPointSizeF(size)
+        return font
 
 
 class PlotsPanel(QTabWidget):
