@@ -148,6 +148,7 @@ class PlotsPanel(QTabWidget):
         self._curves_at = -np.inf  # time.monotonic() of the curves' last update
         self.divergence_note = ""
         self._x_hi: dict[pg.PlotWidget, float] = {}  # each curve plot's epoch axis, as last set
+        self._curves_of: object = None  # the history the curves were last drawn from (not while training)
         self._y_key = None
 
         # Output: decision surface, fitted curve, or per-row bars.
@@ -372,6 +373,7 @@ class PlotsPanel(QTabWidget):
         self.dataset = ds
         self.view = self.session.view
         self._last_frame = None
+        self._curves_of = None
         self.divergence_note = ""
         self._bar_key = None
         self._x_hi.clear()
@@ -527,6 +529,7 @@ class PlotsPanel(QTabWidget):
         h = snap.history
         # Log scale needs positive values; a perfect fit's 0 loss is drawn at 1e-12.
         if not len(h["epoch"]):  # a reset: nothing of the old run stays, its axes neither
+            self._curves_of = None
             self._x_hi.clear()
             self._y_key = None
             self.divergence_note = ""
@@ -538,11 +541,15 @@ class PlotsPanel(QTabWidget):
             self._curves_at = now
         if not frame.running:
             self.session.turns.drop(*PIECES)
-            if curves:
+            # Timeline moves bring the same history each time (only the marker moves): the
+            # curves are drawn once for it, not at every move.
+            if curves and h is not self._curves_of:
                 self._draw_loss(frame)
                 self._draw_acc(frame)
+                self._curves_of = h
             self._draw_output(frame, ds)
             return
+        self._curves_of = None
         turns = self.session.turns
         turns.later(PIECES[0], lambda: self._piece(frame, lambda: self._draw_output(frame, ds)))
         if curves:
