@@ -3,10 +3,11 @@
     python benchmarks/bench_history.py [--rounds 7] [--seconds 4]
     python benchmarks/bench_history.py --redraw        (the window side, offscreen Qt)
 
-Training: two benches play the same experiment side by side, one keeping checkpoints (the
-default 256 MB budget), one keeping none (budget 0), trained in turn in 50 ms slices of
-``advance`` as the engine process trains; the figure is the paired ratio of their speeds
-(without / with): median and spread over the rounds. It also prints the time spent copying
+Training: three benches play the same experiment side by side, one keeping checkpoints (the
+default 256 MB budget), one keeping them and writing them to a runs journal on disk as the
+window's engine does (nnbench.journal), one keeping none (budget 0), trained in turn in 50 ms
+slices of ``advance`` as the engine process trains; the figures are the paired ratios of their
+speeds (without / with): median and spread over the rounds. It also prints the time spent copying
 checkpoints as a share of the training time, which is the cost itself, measured directly.
 Cases: 784-128-10 ReLU on MNIST-shaped data (60,000 x 784 uint8, batch 100, SGD) and the
 2-10x64-1 tanh spiral (batch 10, Adam). BLAS on one thread, as in the engine process.
@@ -78,46 +79,65 @@ def training(rounds: int, seconds: float) -> None:
     the two in turn (the one that goes first alternates), so the machine's slow drifts (it is
     shared) fall on both alike. A round gives each bench ``seconds``; its ratio is the speed
     without checkpoints over the speed with them (steps per second), so above 1 is a cost."""
+    import tempfile
+
     for case in ("spiral", "mnist"):
-        with_, without = make_bench(case, True), make_bench(case, False)
-        timed_epochs(with_, 1), timed_epochs(without, 1)  # warm-up: caches, first allocations
-        for b in (with_, without):
+        without, with_ = make_bench(case, False), make_bench(case, True)
+        journaled = make_bench(case, True)
+        folder = tempfile.mkdtemp(prefix="nnbench-bench-journal-")
+        journaled.apply(cmd.UseJournal(folder))  # as the window's engine keeps them: on disk too
+        benches = (without, with_, journaled)
+        for b in benches:
+            timed_epochs(b, 1)  # warm-up: caches, first allocations
             b.apply(cmd.Play())
-        ratios, rate_with, rate_without = [], [], []
-        copy0, trained = with_.runs.copy_seconds, 0.0
+        ratios, ratios_j, rates = [], [], {id(b): [] for b in benches}
+        copy0 = {id(b): b.runs.copy_seconds for b in benches}
+        trained = {id(b): 0.0 for b in benches}
         for r in range(rounds):
-            spent = {id(with_): 0.0, id(without): 0.0}
-            steps = {id(with_): 0, id(without): 0}
+            spent = {id(b): 0.0 for b in benches}
+            steps = {id(b): 0 for b in benches}
             i = 0
             while min(spent.values()) < seconds:
-                pair = (with_, without) if (r + i) % 2 == 0 else (without, with_)
+                k = (r + i) % 3
                 i += 1
-                for b in pair:
+                for b in benches[k:] + benches[:k]:  # who goes first rotates
                     s0, t0 = b.trainer.step_count, time.perf_counter()
                     assert b.advance(0.05) == []
                     spent[id(b)] += time.perf_counter() - t0
                     steps[id(b)] += b.trainer.step_count - s0
-            rate_with.append(steps[id(with_)] / spent[id(with_)])
-            rate_without.append(steps[id(without)] / spent[id(without)])
-            ratios.append(rate_without[-1] / rate_with[-1])
-            trained += spent[id(with_)]
+            for b in benches:
+                rates[id(b)].append(steps[id(b)] / spent[id(b)])
+                trained[id(b)] += spent[id(b)]
+            ratios.append(rates[id(without)][-1] / rates[id(with_)][-1])
+            ratios_j.append(rates[id(without)][-1] / rates[id(journaled)][-1])
         info = with_.apply(cmd.ListRuns())[0]
+        info_j = journaled.apply(cmd.ListRuns())[0]
         one = Checkpoint.of(with_.trainer)
         t0 = time.perf_counter()
         for _ in range(20):
             Checkpoint.of(with_.trainer)
         copy_ms = (time.perf_counter() - t0) / 20 * 1000
-        share = (with_.runs.copy_seconds - copy0) / trained
-        r = np.array(ratios)
-        print(f"{case}: {rounds} rounds of {seconds:g} s each way, in 50 ms slices in turn, "
+        share = (with_.runs.copy_seconds - copy0[id(with_)]) / trained[id(with_)]
+        share_j = (journaled.runs.copy_seconds - copy0[id(journaled)]) / trained[id(journaled)]
+        on_disk = sum(f.stat().st_size for f in os.scandir(folder) if f.is_file())
+        r, rj = np.array(ratios), np.array(ratios_j)
+        print(f"{case}: {rounds} rounds of {seconds:g} s each, in 50 ms slices in turn, "
               f"epochs 1-{with_.epoch}; "
               f"speed without / with checkpoints: median {np.median(r):.3f} "
               f"(spread {r.min():.3f}-{r.max():.3f}); "
-              f"median {np.median(rate_with):,.0f} steps/s with, {np.median(rate_without):,.0f} without; "
-              f"{len(info.checkpoints)} checkpoints kept, {one.nbytes / 2**20:.2f} MiB and "
+              f"without / with checkpoints and the journal on disk: median {np.median(rj):.3f} "
+              f"(spread {rj.min():.3f}-{rj.max():.3f}); "
+              f"median steps/s: {np.median(rates[id(without)]):,.0f} without, "
+              f"{np.median(rates[id(with_)]):,.0f} with, {np.median(rates[id(journaled)]):,.0f} journaled; "
+              f"{len(info.checkpoints)} checkpoints kept ({len(info_j.checkpoints)} journaled, "
+              f"{on_disk / 2**20:.1f} MiB on disk), {one.nbytes / 2**20:.2f} MiB and "
               f"{copy_ms:.2f} ms each; "
-              f"time spent copying checkpoints: {100 * share:.2f} % of the training time with them")
+              f"time spent keeping checkpoints: {100 * share:.2f} % of the training time in memory, "
+              f"{100 * share_j:.2f} % with the journal")
         print(f"    checkpoint epochs: {info.checkpoints}")
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def redraw(rounds: int) -> None:

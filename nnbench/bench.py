@@ -28,7 +28,8 @@ from nnbench.engine.training import History
 from nnbench.engine.training import Step as TrainStep
 from nnbench.errors import FileFormatError, IncompatibleError, SpecError, TrainingDiverged
 from nnbench.experiment import Experiment, check_fits, load_experiment, make_trainer, save_experiment
-from nnbench.history import RunStore
+from nnbench.history import RunStore, _copy_state
+from nnbench.journal import Journal
 
 DEFAULT_HIDDEN = (LayerSpec(4, "tanh"), LayerSpec(4, "tanh"))
 DEFAULT_CONFIG = TrainConfig(loss="bce", optimizer="sgd", lr=0.1, epochs=0)
@@ -76,6 +77,7 @@ class Frame:
     history_id: int
     history_start: int
     history: dict[str, np.ndarray]
+    run: int = 0  # the live run's id (nnbench.history); 0 before there is one
 
 
 class Bench:
@@ -110,7 +112,9 @@ class Bench:
             cmd.DeleteRun: lambda c: self.runs.delete(c.run), cmd.ListRuns: lambda _c: self.runs.info(),
             cmd.RunHistory: lambda c: self.runs.history(c.run),
             cmd.SetCheckpointBudget: lambda c: self.runs.set_budget(c.nbytes),
+            cmd.UseJournal: self._use_journal,
         })
+        self.journal: Journal | None = None  # the runs mirrored on disk (the window's engine)
 
     @classmethod
     def from_experiment(cls, experiment: Experiment, dataset: Dataset | None = None) -> Bench:
@@ -164,7 +168,7 @@ class Bench:
                                                                         "train_acc", "test_acc")}
         return Frame(self.generation, self.serial, t.epoch, t.step_count, t.lr, self.active,
                      t.history.last("train_loss"), t.net.spec, t.net.flat_params.copy(), self._history_id,
-                     start, hist)
+                     start, hist, self.runs.live or 0)
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -189,6 +193,7 @@ class Bench:
         self._install(ds, trainer)
         self.running, self._to_step = False, 0
         self.generation += 1
+        self._journal_follows()
         return cmd.Opened(ds, trainer.net.spec, trainer.config, self.generation, self._meta_fields(), path)
 
     def _meta_fields(self) -> dict[str, Any]:
@@ -375,10 +380,51 @@ class Bench:
         trainer.history = History.from_dict(s.history) if len(s.history.get("epoch", ())) else History()
         trainer.epoch, trainer.step_count = int(s.epoch), int(s.step)
         self.meta = exp
+        # The runs the old engine kept, from its journal, before installing clears them.
+        got = None
+        if self.journal is not None and s.run:
+            got = self.journal.recover(int(s.generation), int(s.run), trainer.history, ds, net.flat_params,
+                                       int(s.step))
+        if got is not None:
+            live = got.store.runs[got.store.live]
+            if got.exact:  # paused where a checkpoint was kept: it goes on exactly as it would have
+                last = live.checkpoints[-1]
+                if last.config.optimizer == trainer.config.optimizer:
+                    trainer.optimizer.load_state(last.optimizer)
+                trainer.rng.bit_generator.state = _copy_state(last.rng)
+            got.store.journal = self.journal
+            got.store._boundary = trainer.step_count
+            self.runs = got.store
+        elif self.journal is not None:
+            self.journal.clear()  # the old engine's runs belong to nothing open now
         self._install(ds, trainer)
         self.running, self._to_step = False, 0
         self.generation = int(s.generation)
-        return cmd.Opened(None, trainer.net.spec, trainer.config, self.generation, self._meta_fields())
+        note = ""
+        if got is not None:
+            last = live.checkpoints[-1] if live.checkpoints else None
+            if last is None or last.step != trainer.step_count:
+                self.runs.keep(trainer)  # the timeline reaches where the window's frame stood
+            self._journal_follows()
+            note = (f"{got.runs} run{'s' if got.runs != 1 else ''} and {got.checkpoints} checkpoint"
+                    f"{'s' if got.checkpoints != 1 else ''} came back")
+            if got.lost:
+                note += f" (lost: {got.lost})"
+        else:
+            self._journal_follows()
+        return cmd.Opened(None, trainer.net.spec, trainer.config, self.generation, self._meta_fields(),
+                          note=note)
+
+    def _use_journal(self, c: cmd.UseJournal) -> None:
+        self.journal = Journal(c.directory)
+        self.runs.journal = self.journal
+        if self.trainer is not None:  # a new engine's first command must not overwrite the old index
+            self._journal_follows()
+
+    def _journal_follows(self) -> None:
+        if self.journal is not None:
+            self.journal.generation = self.generation
+            self.runs.changed()
 
     def _status(self, _c: cmd.Status) -> dict[str, Any]:
         return {
@@ -532,6 +578,7 @@ class Bench:
             return
         budget = self.runs.budget  # the user's preference, not the file's
         self.runs = RunStore.from_file(record, saved.arrays, self._trainer().history, self.dataset, name)
+        self.runs.journal = self.journal
         self.runs.set_budget(budget)
 
 

@@ -93,6 +93,7 @@ class Opened:
     generation: int
     meta: dict[str, Any] = field(default_factory=dict)  # the experiment's name, title, seeds...
     path: str | None = None  # the file it came from, if any
+    note: str = ""  # what a restore brought back besides the network (runs, checkpoints)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class EngineState:
     step: int
     generation: int
     meta: dict[str, Any] = field(default_factory=dict)  # the experiment's name, title, seeds...
+    run: int = 0  # the live run the frame showed (a journal brings the other runs back)
 
 
 # ---- commands ---------------------------------------------------------------------------------
@@ -230,6 +232,14 @@ class Restore:
 
 
 @dataclass(frozen=True)
+class UseJournal:
+    """Mirror the runs and checkpoints into ``directory`` from now on (nnbench.journal), so a
+    Restore after this engine died brings them back. The window's own private directory."""
+
+    directory: str
+
+
+@dataclass(frozen=True)
 class GetState:
     """Ask for the bench as data (an EngineState): network, settings, history, counters."""
 
@@ -333,7 +343,7 @@ QUERIES = (Predict, GetState, Status, Seek, ListRuns, RunHistory)
 
 COMMANDS = (SwitchData, Restructure, SetConfig, SetParam, Reset, Load, Save, Predict, Play, Pause, Step,
             SetSpeed, Restore, GetState, Status, Seek, Fork, SetLive, RenameRun, DeleteRun, ListRuns,
-            RunHistory, SetCheckpointBudget)
+            RunHistory, SetCheckpointBudget, UseJournal)
 
 
 def as_state(spec: NetworkSpec, params: np.ndarray) -> NetState:

@@ -67,6 +67,7 @@ def encode(frame: Frame) -> tuple[bytes, list[np.ndarray]]:
         "generation": frame.generation, "serial": frame.serial, "epoch": frame.epoch, "step": frame.step,
         "lr": frame.lr, "running": frame.running, "last_loss": frame.last_loss, "spec": frame.spec.to_dict(),
         "history_id": frame.history_id, "history_start": frame.history_start, "arrays": layout,
+        "run": frame.run,
     }
     return json.dumps(header).encode(), out
 
@@ -174,7 +175,7 @@ def decode(raw: bytes) -> Frame:
     history = {k.removeprefix("history."): v for k, v in arrays.items() if k.startswith("history.")}
     return Frame(h["generation"], h["serial"], h["epoch"], h["step"], h["lr"], h["running"], h["last_loss"],
                  NetworkSpec.from_dict(h["spec"]), arrays["params"], h["history_id"], h["history_start"],
-                 history)
+                 history, int(h.get("run", 0)))
 
 
 def _round(n: int) -> int:

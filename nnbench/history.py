@@ -172,6 +172,12 @@ class RunStore:
         self._boundary = 0  # the live trainer's step count at its last epoch end (or start)
         self._trainer: Trainer | None = None  # the live run's (its settings may change in place)
         self.copy_seconds = 0.0  # spent taking checkpoints, in all (the benchmark reports it)
+        self.journal: Any = None  # a journal.Journal mirroring the store on disk (the window's engine)
+
+    def changed(self) -> None:
+        """Runs or checkpoints changed: the journal, if any, follows."""
+        if self.journal is not None:
+            self.journal.sync(self)
 
     # ---- keeping ---------------------------------------------------------------------------
 
@@ -203,6 +209,7 @@ class RunStore:
         self.live = run.id
         self._boundary = trainer.step_count
         self.keep(trainer)
+        self.changed()  # also when nothing was kept (a budget of 0): the old runs' files go
 
     def _new_run(self, parent: int | None, branch: int | None, changes: dict[str, str], trainer: Trainer,
                  name: str | None = None) -> Run:
@@ -239,6 +246,7 @@ class RunStore:
         if len(latest) > LATEST:
             cps.remove(latest[0])
         self._fit_budget()
+        self.changed()  # inside the timing: a journal's writes count as the copy's cost
         self._copy_cost = time.perf_counter() - t0
         self._trained = 0.0
         self.copy_seconds += self._copy_cost
@@ -285,6 +293,7 @@ class RunStore:
                             f"got {nbytes!r}")
         self.budget = int(nbytes)
         self._fit_budget()
+        self.changed()
         return self.usage()
 
     def usage(self) -> dict[str, int]:
@@ -334,6 +343,7 @@ class RunStore:
         if not name or len(name) > 200:
             raise SpecError("a run's name must be 1 to 200 characters")
         self.run(rid).name = name
+        self.changed()
 
     def delete(self, rid: int) -> None:
         run = self.run(rid)
@@ -343,6 +353,7 @@ class RunStore:
         for r in self.runs.values():  # its forks keep their branch epoch, now from no run
             if r.parent == run.id:
                 r.parent = None
+        self.changed()
 
     def settle(self, trainer: Trainer) -> None:
         """Training stopped (a pause, a Step's end, the limit): keep where it stands, so the
@@ -396,6 +407,7 @@ class RunStore:
         self.live = run.id
         run.checkpoints.append(c)  # the fork's own first point, shared (checkpoints are immutable)
         self._fit_budget()
+        self.changed()
         return new
 
     def resume(self, trainer: Trainer, rid: int, make: Any) -> Trainer:
@@ -416,6 +428,7 @@ class RunStore:
         self.leave(trainer)
         self.live = run.id
         self._boundary = c.step if c.exact else -1
+        self.changed()
         return new
 
     # ---- files ---------------------------------------------------------------------------------
@@ -439,7 +452,7 @@ class RunStore:
                     break
                 written += 1
                 parts = [("params", c.params)]
-                parts += [(f"opt.{n}", np.ascontiguousarray(a)) for n, a in c.optimizer.items()]
+                parts += [(f"opt.{n}", np.asarray(a)) for n, a in c.optimizer.items()]  # 0-d stays 0-d
                 blob = b"".join(a.tobytes() for _, a in parts)
                 entry["checkpoints"].append({
                     "epoch": c.epoch, "step": c.step, "rows": c.rows, "exact": c.exact,

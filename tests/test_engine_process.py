@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 from engine_helpers import engine_state, engine_status
-from test_reliability_lifecycle import children, segments
+from test_reliability_lifecycle import children, journals, segments
 from test_ui_window import close_window, open_window
 
 WAIT = 15_000
@@ -65,7 +65,7 @@ def test_closing_the_window_ends_the_engine_at_once_and_leaves_no_shared_memory(
     assert took < 2.0, f"closing took {took:.2f} s"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert not children() and not segments()
+    assert not children() and not segments() and not journals()
 
 
 def test_a_killed_engine_leaves_no_shared_memory_behind(qtbot):

@@ -50,6 +50,25 @@ def segments() -> set[str]:
     return {n for n in os.listdir("/dev/shm") if n.startswith(mine)} if os.path.isdir("/dev/shm") else set()
 
 
+def journals() -> set[str]:
+    """Runs-journal directories (nnbench.journal) this process's windows made and left behind."""
+    import tempfile
+
+    from nnbench.journal import OWNER, PREFIX
+
+    root = tempfile.gettempdir()
+    out = set()
+    for name in os.listdir(root):
+        if name.startswith(PREFIX):
+            try:
+                with open(os.path.join(root, name, OWNER)) as f:
+                    if f.read().strip() == str(os.getpid()):
+                        out.add(name)
+            except OSError:
+                pass
+    return out
+
+
 def os_threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
@@ -148,6 +167,7 @@ def run_sequences(qtbot, n: int, seed: int, baseline: dict | None = None) -> dic
     assert os1 <= os0, f"OS threads grew from {os0} to {os1}"
     qtbot.waitUntil(lambda: not children(), timeout=WAIT)  # no engine process, no zombie
     assert not segments(), f"shared memory left behind: {segments()}"
+    assert not journals(), f"runs journals left behind: {journals()}"
     return {"rss_growth_mb": rss1 - rss0, **counts}
 
 

@@ -40,9 +40,9 @@ def shown_epoch(window: MainWindow) -> int:
     return window.plots_panel._last_frame.snapshot.epoch
 
 
-def seek(qtbot, window: MainWindow, epoch: int) -> cmd.Seek:
+def seek(qtbot, window: MainWindow, epoch: int, run: int | None = None) -> cmd.Seek:
     got = []
-    window.session.call(cmd.Seek(epoch), got.append)
+    window.session.call(cmd.Seek(epoch, run), got.append)
     qtbot.waitUntil(lambda: bool(got), timeout=WAIT)
     return got[0]
 
@@ -278,4 +278,65 @@ def test_a_deep_nets_checkpoint_draws_coarse_at_once_then_sharp_when_the_timelin
     assert sizes[-1] == coarse, f"drawn on {sizes[-1]} points: the full grid under {worker.COARSE_ABOVE} s?"
     qtbot.waitUntil(lambda: sizes[-1] == full, timeout=WAIT)  # sharpened once nothing more was asked
     assert s.pinned is not None and s.pinned.grid_output.shape[0] == full and tl.epoch == 2
+    window.close()
+
+
+def test_a_killed_engine_gives_back_every_run_and_the_timeline_still_scrubs_them(qtbot, errors):
+    from pathlib import Path
+
+    window = trained_window(qtbot, epochs=20)
+    s, tl, panel = window.session, window.timeline, window.runs_panel
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.slider.setValue(tl.epochs.index(10))
+    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
+        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: s.epoch == 10, timeout=WAIT)
+    window.train_action.trigger()
+    qtbot.waitUntil(lambda: s.epoch >= 20 and not s.running, timeout=60_000)
+    got = []
+    s.call(cmd.ListRuns(), got.append)  # asked directly: the runs list may still show an older answer
+    qtbot.waitUntil(lambda: bool(got), timeout=WAIT)
+    before = [(r.id, r.parent, r.branch_epoch, r.epochs, r.checkpoints) for r in got[0]]
+    assert len(before) == 2
+    at4 = seek(qtbot, window, 4, run=1).params.copy()
+
+    journal_dir = Path(s.journal_dir)
+    assert (journal_dir / "index.json").is_file()
+    with qtbot.waitSignal(s.restored, timeout=WAIT) as restored:
+        s.kill_engine()
+    assert "2 runs" in restored.args[0]
+    qtbot.waitUntil(lambda: [(r.id, r.parent, r.branch_epoch, r.epochs, r.checkpoints)
+                             for r in window.runs_client.runs] == before, timeout=WAIT)
+    assert panel.table.rowCount() == 2 and "2 runs" in window.statusBar().currentMessage()
+    assert seek(qtbot, window, 4, run=1).params.tobytes() == at4.tobytes(), errors
+    # The parent can be made live again in the new engine, from where it was left.
+    panel.table.selectRow(panel.row_of(1))
+    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
+        QTest.mouseClick(panel.live_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: s.epoch == 20, timeout=WAIT)
+    window.close()
+    assert not journal_dir.exists()  # the window's journal goes with it
+
+
+def test_timeline_moves_move_the_marker_and_leave_the_curves_as_drawn(qtbot):
+    window = trained_window(qtbot, epochs=12)
+    tl, panel = window.timeline, window.plots_panel
+    drawn = []
+    original = panel.loss_train.setData
+    panel.loss_train.setData = lambda *a, **k: (drawn.append(len(a[0]) if a else 0), original(*a, **k))
+    for epoch in (2, 5, 10):
+        with qtbot.waitSignal(tl.shown, timeout=WAIT):
+            tl.show_epoch(epoch)
+        assert all(m.value() == epoch and m.isVisible() for m in tl.markers)
+    assert len(drawn) <= 1  # at most once, for the history they all share
+    assert len(panel.loss_train.xData) >= 12  # and the curve is still the whole run
+    # A new history (training on) is drawn again.
+    with qtbot.waitSignal(window.session.pinned_changed, timeout=WAIT):
+        tl.go_live()
+    with qtbot.waitSignal(window.session.config_changed, timeout=WAIT):
+        window.epochs_box.setValue(14)
+    before = len(drawn)
+    window.train_action.trigger()
+    qtbot.waitUntil(lambda: window.session.epoch >= 14 and not window.session.running, timeout=WAIT)
+    qtbot.waitUntil(lambda: len(drawn) > before and panel.loss_train.xData[-1] == 14, timeout=WAIT)
     window.close()

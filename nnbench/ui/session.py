@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from nnbench import commands as cmd
+from nnbench import journal
 from nnbench.bench import problem_defaults
 from nnbench.commands import ParamEdit, StructureEdit
 from nnbench.data import Dataset
@@ -88,6 +89,7 @@ class Session(QObject):
     file_done = Signal(str)  # a file was saved or opened successfully: its path
     edited = Signal(object)  # a StructureEdit or ParamEdit the user made (the undo history listens)
     engine_died = Signal(str)  # the engine process died; a new one is starting (the text says what happened)
+    restored = Signal(str)  # after engine_died, the new engine holds the network again: what else came back
     engine_ready = Signal(object)  # an engine process is up: its status (pid, modules) as a dict
     stopped = Signal(object)  # training stopped by itself: a commands.Stopped (limit, step, diverged)
     pinned_changed = Signal(bool)  # the views show a checkpoint (True) or the live network again (False)
@@ -139,6 +141,12 @@ class Session(QObject):
         self.worker.start_failed.connect(self._on_start_failed)
         self.worker.ready.connect(self._on_ready)
         self.thread.start()
+        # The engine mirrors the runs into a private directory, so a new engine gets them back.
+        try:
+            self.journal_dir = journal.make_dir()
+        except OSError:
+            self.journal_dir = ""  # no temporary folder: a dead engine's runs are lost, nothing else
+        self._use_journal()
 
     # --- commands -----------------------------------------------------------------------------
     def _call(self, command: Any, on_done=None, on_fail=None) -> int:
@@ -396,6 +404,11 @@ class Session(QObject):
             self.worker.stop()
             self.thread.quit()
             self.thread.wait()
+        journal.remove_dir(self.journal_dir)
+
+    def _use_journal(self) -> None:
+        if self.journal_dir:
+            self._call(cmd.UseJournal(self.journal_dir), None, lambda _text: None)
 
     # --- runs and checkpoints (the timeline and the runs list, nnbench.ui.timeline) ---------------
     def call(self, command: Any, on_done: Callable[[Any], None] | None = None,
@@ -513,13 +526,20 @@ class Session(QObject):
         if f is not None and self.dataset is not None and f.generation == self.generation:
             history = self.worker.history()
             state = cmd.EngineState(self.dataset, self.config, cmd.as_state(f.spec, f.params), history,
-                                    f.epoch, f.step, f.generation, self.meta)
+                                    f.epoch, f.step, f.generation, self.meta, f.run)
         self.worker.restart()
+        self._use_journal()
         if state is not None:
-            self._call(cmd.Restore(state), lambda opened: None)
+            note = f"{text} A new engine holds the network from epoch {f.epoch:,}: press Train to go on."
+
+            def restored(opened: cmd.Opened) -> None:
+                self.restored.emit(opened.note)
+                if opened.note:
+                    self.message.emit(f"{note[:-1]}; {opened.note}.")
+
+            self._call(cmd.Restore(state), restored)
             if self.speed:
                 self._call(cmd.SetSpeed(self.speed))
-            note = f"{text} A new engine holds the network from epoch {f.epoch:,}: press Train to go on."
         elif self.dataset is not None:
             self.set_dataset(self.dataset)
             note = f"{text} A new engine started with a fresh network."

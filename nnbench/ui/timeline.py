@@ -48,6 +48,7 @@ class RunsClient(QObject):
         session.dataset_changed.connect(self._on_dataset_changed)
         session.stopped.connect(lambda _s: self.refresh())
         session.file_done.connect(lambda _p: self.refresh())
+        session.restored.connect(lambda _note: self.refresh())  # a new engine brought the runs back
 
     def run(self, rid: int | None) -> RunInfo | None:
         for r in self.runs:
