@@ -205,6 +205,7 @@ def redraw(rounds: int) -> None:
     print(f"    a live frame of the same network while training, same window: evaluated "
           f"{1000 * live_eval:.1f} ms "
           f"(mean), drawn {1000 * live_draw:.1f} ms (median of {len(costs)})")
+    window.ask_before_losing_work = False  # trained, so modified: the unsaved-work prompt would wait forever
     window.close()
     app.processEvents()
 

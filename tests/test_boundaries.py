@@ -40,6 +40,7 @@ def test_the_block_really_blocks_qt():
 def test_the_bench_its_commands_and_the_engine_process_code_import_with_qt_blocked():
     r = run_without_qt(
         "import nnbench.bench, nnbench.commands, nnbench.remote, nnbench.frames, nnbench.cli\n"
+        "import nnbench.history, nnbench.journal\n"
         "import nnbench.ui.app  # the window's main module: spawn imports it again in the engine\n"
         "from nnbench import commands as cmd\n"
         "b = nnbench.bench.Bench()\n"
