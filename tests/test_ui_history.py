@@ -340,3 +340,25 @@ def test_timeline_moves_move_the_marker_and_leave_the_curves_as_drawn(qtbot):
     qtbot.waitUntil(lambda: window.session.epoch >= 14 and not window.session.running, timeout=WAIT)
     qtbot.waitUntil(lambda: len(drawn) > before and panel.loss_train.xData[-1] == 14, timeout=WAIT)
     window.close()
+
+
+def test_the_runs_list_fits_a_1024_window_and_its_differences_stay_readable(qtbot):
+    from nnbench.ui.runs_panel import DIFFERS_MIN
+
+    window = trained_window(qtbot, epochs=12)
+    window.resize(1024, 700)
+    tl, panel = window.timeline, window.runs_panel
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.show_epoch(5)
+    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
+        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    window.runs_client.refresh()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2 and "from run 1" in panel.table.item(1, 1).text(),
+                    timeout=WAIT)
+    qtbot.wait(50)
+    # The dock's own widgets no longer ask for more room than a 1024-wide window has.
+    assert window.minimumSizeHint().width() <= 1024 and window.width() <= 1024
+    assert panel.table.horizontalHeader().sectionSize(1) >= DIFFERS_MIN
+    line = panel.table.fontMetrics().height()
+    assert panel.table.rowHeight(1) <= 3 * line  # "from run 1 at epoch 5: ..." in two lines, not a word each
+    window.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 (pg.exporters)
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,7 +42,12 @@ from nnbench.history import RunInfo, runs_csv
 from nnbench.ui import dialogs
 from nnbench.ui.timeline import RunsClient, Timeline
 
-COLUMNS = ("Run", "Differs from parent", "Best loss", "Best acc", "Epochs", "Time")
+COLUMNS = ("Run", "Differs from parent", "Loss", "Acc.", "Epochs", "Time")
+COLUMN_TIPS = ("Double-click to rename; check to overlay its curves", "Where it branched and what it changed",
+               "Best test loss (training loss when there is no test set)",
+               "Best test accuracy (training accuracy when there is no test set)", "Epochs trained",
+               "Training time")
+DIFFERS_MIN = 130  # pixels: narrower, the text wrapped into a column of single words
 PALETTE = ((214, 39, 40), (44, 160, 44), (148, 103, 189), (140, 86, 75), (227, 119, 194), (23, 190, 207),
            (188, 189, 34), (127, 127, 127), (31, 119, 180), (255, 127, 14))
 CSV_FILTER = "CSV (*.csv);;All files (*)"
@@ -130,9 +135,15 @@ class RunsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.setWordWrap(True)
+        for col, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # What differs takes the room left, but never less than DIFFERS_MIN: a narrow dock
+        # scrolls sideways instead (Stretch squeezed it to a word per line at 1024 wide).
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        self.table.viewport().installEventFilter(self)
         self.live_button = QPushButton("Make live")
         self.live_button.setToolTip("Train this run on from where it was left")
         self.delete_button = QPushButton("Delete")
@@ -152,6 +163,7 @@ class RunsPanel(QWidget):
         self.budget.setAccessibleName("checkpoint memory")
         self.budget.setToolTip("Memory for checkpoints, all runs together (0 keeps none)")
         self.usage = QLabel()
+        self.usage.setWordWrap(True)  # its one line set the dock's minimum: at 1024 wide the window grew
 
         buttons = QHBoxLayout()
         for b in (self.live_button, self.delete_button, self.csv_button):
@@ -181,6 +193,19 @@ class RunsPanel(QWidget):
         self.session.dataset_changed.connect(self._on_dataset_changed)
 
     # ---- the table -----------------------------------------------------------------------------
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize \
+                and event.size().width() != event.oldSize().width():
+            QTimer.singleShot(0, self._fit_columns)  # after the resize settles
+        return super().eventFilter(watched, event)
+
+    def _fit_columns(self) -> None:
+        header = self.table.horizontalHeader()
+        others = sum(header.sectionSize(c) for c in range(len(COLUMNS)) if c != 1)
+        room = self.table.viewport().width() - others
+        header.resizeSection(1, max(DIFFERS_MIN, room))
+        self.table.resizeRowsToContents()
+
     @Slot(object)
     def _on_runs_changed(self, runs: tuple[RunInfo, ...]) -> None:
         self._filling = True
@@ -210,7 +235,7 @@ class RunsPanel(QWidget):
                 self.table.setItem(row, col, item)
             if r.id == selected:
                 self.table.selectRow(row)
-        self.table.resizeRowsToContents()
+        self._fit_columns()
         self._filling = False
         ids = {r.id for r in runs}
         self.checked &= ids
@@ -340,7 +365,7 @@ class RunsPanel(QWidget):
         self.session.call(cmd.SetCheckpointBudget(int(mb) << 20), self._show_usage)
 
     def _show_usage(self, usage: dict) -> None:
-        self.usage.setText(f"{usage['used'] / 2**20:,.1f} of {usage['budget'] / 2**20:,.0f} MB in use, "
+        self.usage.setText(f"{usage['used'] / 2**20:,.1f} of {usage['budget'] / 2**20:,.0f} MB used, "
                            f"{usage['checkpoints']:,} kept")
 
     # ---- exports -------------------------------------------------------------------------------

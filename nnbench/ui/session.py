@@ -534,8 +534,8 @@ class Session(QObject):
 
             def restored(opened: cmd.Opened) -> None:
                 self.restored.emit(opened.note)
-                if opened.note:
-                    self.message.emit(f"{note[:-1]}; {opened.note}.")
+                if opened.note:  # short enough for the status bar of a 1024-wide window
+                    self.message.emit(f"{text} New engine at epoch {f.epoch:,}; {opened.note}.")
 
             self._call(cmd.Restore(state), restored)
             if self.speed:

@@ -498,7 +498,7 @@ class EngineWorker(QObject):
             except ValueError:
                 how = f"was killed by signal {-code}"
             if code == -signal.SIGKILL:
-                how += " (out of memory, or killed from outside)"
+                how += " (out of memory, or from outside)"
         else:
             how = f"exited with code {code}"
         self.died.emit(f"The engine process {how}.")
