@@ -60,7 +60,9 @@ def main(out: str) -> None:
     tl.show_epoch(FORK)
     wait(app, lambda: tl.epoch == FORK)
     tl.fork_here()
-    wait(app, lambda: len(client.runs) == 2 and not s.busy)
+    # The fork's own frame first: until it comes, the window's newest frame is still epoch 400
+    # of run 1, and the wait for the end of training below would pass at once.
+    wait(app, lambda: len(client.runs) == 2 and not s.busy and s.epoch == FORK and s.pinned is None)
     s.set_config(lr=0.003)
     wait(app, lambda: not s.busy)
     s.train()
