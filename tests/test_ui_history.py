@@ -47,6 +47,15 @@ def seek(qtbot, window: MainWindow, epoch: int, run: int | None = None) -> cmd.S
     return got[0]
 
 
+def fork_at(qtbot, window: MainWindow, epoch: int) -> None:
+    """Move the timeline's slider to ``epoch`` and click Fork from here, as a user does."""
+    tl = window.timeline
+    with qtbot.waitSignal(tl.shown, timeout=WAIT):
+        tl.slider.setValue(tl.epochs.index(epoch))
+    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
+        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+
+
 def click_plot_at_epoch(window: MainWindow, plot, epoch: float) -> None:
     vb = plot.getPlotItem().getViewBox()
     y = vb.viewRange()[1]
@@ -121,11 +130,8 @@ def _split(seen) -> list[np.ndarray]:
 
 def test_fork_from_here_then_the_runs_list_compares_renames_picks_and_deletes(qtbot):
     window = trained_window(qtbot)
-    s, tl, panel = window.session, window.timeline, window.runs_panel
-    with qtbot.waitSignal(tl.shown, timeout=WAIT):
-        tl.slider.setValue(tl.epochs.index(10))
-    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
-        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    s, panel = window.session, window.runs_panel
+    fork_at(qtbot, window, 10)
     assert s.pinned is None
     qtbot.waitUntil(lambda: s.epoch == 10, timeout=WAIT)  # the fork's own frames, from epoch 10
     with qtbot.waitSignal(s.config_changed, timeout=WAIT):
@@ -168,11 +174,8 @@ def test_fork_from_here_then_the_runs_list_compares_renames_picks_and_deletes(qt
 
 def test_exports_write_csv_svg_and_png_that_read_back(qtbot, tmp_path, monkeypatch, errors):
     window = trained_window(qtbot, epochs=12)
-    s, tl, panel = window.session, window.timeline, window.runs_panel
-    with qtbot.waitSignal(tl.shown, timeout=WAIT):
-        tl.slider.setValue(tl.epochs.index(4))
-    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
-        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    s, panel = window.session, window.runs_panel
+    fork_at(qtbot, window, 4)
     with qtbot.waitSignal(s.config_changed, timeout=WAIT):
         window.lr_box.setValue(0.3)
     with qtbot.waitSignal(s.stopped, timeout=60_000):  # at the stop epoch, 12
@@ -229,11 +232,8 @@ def test_train_pressed_as_a_fork_is_made_stops_at_the_stop_epoch_not_past_it(qtb
 
 def test_saving_keeps_the_runs_and_latest_only_is_smaller(qtbot, tmp_path, monkeypatch):
     window = trained_window(qtbot, epochs=20)
-    s, tl = window.session, window.timeline
-    with qtbot.waitSignal(tl.shown, timeout=WAIT):
-        tl.slider.setValue(tl.epochs.index(5))
-    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
-        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    s = window.session
+    fork_at(qtbot, window, 5)
     full, small = tmp_path / "full.npz", tmp_path / "small.npz"
     monkeypatch.setattr(dialogs, "ask_save_path", lambda *a, **k: str(full))
     with qtbot.waitSignal(s.file_done, timeout=WAIT):
@@ -268,7 +268,9 @@ def test_a_deep_nets_checkpoint_draws_coarse_at_once_then_sharp_when_the_timelin
         window.train_action.trigger()
     qtbot.waitUntil(lambda: 6 in tl.epochs, timeout=WAIT)
     full, coarse = session_module.GRID_RES ** 2, session_module.COARSE_RES ** 2
-    assert s.last_frame.grid_output.shape[0] == full  # a stopped frame: the full grid
+    # The stopped frame (it may come after the stopped signal): drawn on the full grid.
+    qtbot.waitUntil(lambda: not s.last_frame.running, timeout=WAIT)
+    assert s.last_frame.grid_output.shape[0] == full
     # The full grid of a 10x64 net costs more than COARSE_ABOVE on any machine we know; if not,
     # the quick path is not taken and this test says so instead of passing blindly.
     sizes = []
@@ -285,11 +287,8 @@ def test_a_killed_engine_gives_back_every_run_and_the_timeline_still_scrubs_them
     from pathlib import Path
 
     window = trained_window(qtbot, epochs=20)
-    s, tl, panel = window.session, window.timeline, window.runs_panel
-    with qtbot.waitSignal(tl.shown, timeout=WAIT):
-        tl.slider.setValue(tl.epochs.index(10))
-    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
-        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    s, panel = window.session, window.runs_panel
+    fork_at(qtbot, window, 10)
     qtbot.waitUntil(lambda: s.epoch == 10, timeout=WAIT)
     window.train_action.trigger()
     qtbot.waitUntil(lambda: s.epoch >= 20 and not s.running, timeout=60_000)
@@ -347,11 +346,8 @@ def test_the_runs_list_fits_a_1024_window_and_its_differences_stay_readable(qtbo
 
     window = trained_window(qtbot, epochs=12)
     window.resize(1024, 700)
-    tl, panel = window.timeline, window.runs_panel
-    with qtbot.waitSignal(tl.shown, timeout=WAIT):
-        tl.show_epoch(5)
-    with qtbot.waitSignal(window.runs_client.switched, timeout=WAIT):
-        QTest.mouseClick(tl.fork_button, Qt.MouseButton.LeftButton)
+    panel = window.runs_panel
+    fork_at(qtbot, window, 5)
     window.runs_client.refresh()
     qtbot.waitUntil(lambda: panel.table.rowCount() == 2 and "from run 1" in panel.table.item(1, 1).text(),
                     timeout=WAIT)
