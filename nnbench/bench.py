@@ -421,6 +421,16 @@ class Bench:
         if self.trainer is not None:  # a new engine's first command must not overwrite the old index
             self._journal_follows()
 
+    def notices(self) -> list[str]:
+        """What the user should hear about that no command answers, each said once (the engine
+        process sends them as they come): for now, a runs journal that stopped writing."""
+        j = self.journal
+        if j is None or not j.failed or j.told:
+            return []
+        j.told = True
+        return [f"{j.failed[0].upper()}{j.failed[1:]}: if the engine dies now, its runs and checkpoints "
+                "are lost (the live network still comes back). Training goes on."]
+
     def _journal_follows(self) -> None:
         if self.journal is not None:
             self.journal.generation = self.generation

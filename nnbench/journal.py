@@ -64,6 +64,7 @@ class Journal:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.generation = 0  # the bench's, written into the index (recover checks it)
         self.failed = ""  # why writing stopped ("" while it works)
+        self.told = False  # the user was told it stopped (Bench.notices)
         self._files: dict[Any, str] = {}  # Checkpoint -> file name (identity: checkpoints are eq=False)
         self._histories: dict[int, tuple[Any, int, str]] = {}  # run id -> (History, rows, file name)
         self._index = ""
@@ -321,6 +322,10 @@ def make_dir() -> str:
 def remove_dir(directory: str | os.PathLike | None) -> None:
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
+        try:
+            Path(directory).unlink()  # something put a file in its place
+        except OSError:
+            pass
 
 
 def sweep(parent: str | os.PathLike | None = None) -> list[str]:

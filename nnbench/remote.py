@@ -4,7 +4,7 @@ The window starts :func:`serve` in a child process (spawn). Messages are tuples:
 
 window -> engine: ``("cmd", id, command)``, ``("frames", segment_name)``, ``("quit",)``
 engine -> window: ``("hello", status)``, ``("reply", id, ok, result_or_text)``,
-``("stopped", Stopped)``, ``("running", bool)``, ``("need_frames", bytes)``,
+``("stopped", Stopped)``, ``("running", bool)``, ``("notice", text)``, ``("need_frames", bytes)``,
 ``("frames_ok", segment_name)``
 
 Frames go through shared memory (:mod:`nnbench.frames`), at most every FRAME_INTERVAL while
@@ -69,6 +69,8 @@ def serve(conn: Any, segment: str, blas_threads: int = 1) -> None:
             for stop in bench.advance(SLICE):
                 dirty = True
                 conn.send(("stopped", stop))
+            for text in bench.notices():
+                conn.send(("notice", text))
             active = bench.active
             if active != was_active:
                 was_active = active

@@ -205,3 +205,26 @@ def test_an_engine_that_cannot_be_spawned_leaves_nothing_and_says_why(qtbot, mon
     assert "could not start" in _refused_at_once(qtbot, s)
     close_window(window)
     assert not children() and not segments()
+
+
+def test_a_runs_journal_that_cannot_write_is_said_in_the_status_bar_and_training_goes_on(qtbot, errors):
+    import shutil
+    from pathlib import Path
+
+    window = open_window(qtbot)
+    s = window.session
+    try:
+        engine_status(qtbot, s)  # the engine runs, with its journal
+        folder = Path(s.journal_dir)
+        shutil.rmtree(folder)
+        folder.write_text("not a folder")  # every write into it fails now
+        with qtbot.waitSignal(s.message, timeout=WAIT,
+                              check_params_cb=lambda text: "could not be kept on disk" in text):
+            s.train()
+        qtbot.waitUntil(lambda: s.epoch >= 5, timeout=WAIT)
+        s.pause()
+        qtbot.waitUntil(lambda: not s.running, timeout=WAIT)
+        assert not errors
+    finally:
+        close_window(window)
+    assert not Path(s.journal_dir).exists()

@@ -142,6 +142,9 @@ def test_a_journal_that_cannot_write_stops_and_training_goes_on(tmp_path):
         train(bench, 12)
         assert bench.journal.failed.startswith("the runs could not be kept on disk")
         assert bench.epoch == 12 and not (target / "index.json").exists()
+        (notice,) = bench.notices()  # said once, for the user
+        assert notice.startswith("The runs could not be kept on disk") and "Training goes on" in notice
+        assert bench.notices() == []
     finally:
         target.chmod(0o700)
 

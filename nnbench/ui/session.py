@@ -138,6 +138,7 @@ class Session(QObject):
         self._frame_clock: tuple[float, float] | None = None  # (wall, thread CPU) at the last frame
         self.worker.frame_ready.connect(self._on_frame_ready)
         self.worker.died.connect(self._on_died)
+        self.worker.notice.connect(self.message)  # e.g. the runs journal could not write
         self.worker.start_failed.connect(self._on_start_failed)
         self.worker.ready.connect(self._on_ready)
         self.thread.start()

@@ -160,6 +160,7 @@ class EngineWorker(QObject):
     running_changed = Signal(bool)  # the engine started (True) or stopped (False) training
     frame_ready = Signal()  # a new Frame waits in take_frame(); not emitted again until it is taken
     evaluated = Signal(int, object)  # evaluate()'s answer: (token, Frame or None)
+    notice = Signal(str)  # the engine has something to tell the user that no command answers
     died = Signal(str)  # the engine process ended without being asked to; the text says how
     start_failed = Signal(str)  # no engine process could be started; the text says why
     finished = Signal()  # the worker's loop ended (after stop()); the thread may quit
@@ -335,6 +336,8 @@ class EngineWorker(QObject):
             self.replied.emit(msg[1], msg[2], msg[3])
         elif kind == "stopped":
             self.stopped.emit(msg[1])
+        elif kind == "notice":
+            self.notice.emit(str(msg[1]))
         elif kind == "running":
             self.running_changed.emit(bool(msg[1]))
         elif kind == "hello":
