@@ -190,6 +190,8 @@ class Bench:
         return self._opened(ds, trainer, path)
 
     def _opened(self, ds: Dataset, trainer: Trainer, path: str | None = None) -> cmd.Opened:
+        if self.journal is not None:  # its first index of the new runs names the new generation
+            self.journal.generation = self.generation + 1
         self._install(ds, trainer)
         self.running, self._to_step = False, 0
         self.generation += 1
@@ -404,7 +406,10 @@ class Bench:
         if got is not None:
             last = live.checkpoints[-1] if live.checkpoints else None
             if last is None or last.step != trainer.step_count:
-                self.runs.keep(trainer)  # the timeline reaches where the window's frame stood
+                # The timeline reaches where the window's frame stood: a frame taken while
+                # training, most likely mid-epoch, so kept as not exact, beside that epoch's
+                # exact checkpoint and never instead of it.
+                self.runs.keep(trainer, exact=False)
             self._journal_follows()
             note = (f"{got.runs} run{'s' if got.runs != 1 else ''} and {got.checkpoints} checkpoint"
                     f"{'s' if got.checkpoints != 1 else ''} came back")

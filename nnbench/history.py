@@ -464,10 +464,12 @@ class RunStore:
 
     @classmethod
     def from_file(cls, record: Any, arrays: dict[str, np.ndarray], live_history: History, dataset: object,
-                  name: str = "file") -> RunStore:
-        """The store a file holds; FileFormatError for anything that does not add up."""
+                  name: str = "file", built: dict[int, list[Checkpoint]] | None = None) -> RunStore:
+        """The store a file holds; FileFormatError for anything that does not add up. ``built``:
+        each run's checkpoints already read and checked (the runs journal), instead of the
+        record's."""
         try:
-            return cls._from_file(record, arrays, live_history, dataset)
+            return cls._from_file(record, arrays, live_history, dataset, built)
         except FileFormatError:
             raise
         except (NnbenchError, KeyError, TypeError, ValueError, OverflowError) as e:
@@ -476,7 +478,7 @@ class RunStore:
 
     @classmethod
     def _from_file(cls, record: Any, arrays: dict[str, np.ndarray], live_history: History,
-                   dataset: object) -> RunStore:
+                   dataset: object, built: dict[int, list[Checkpoint]] | None = None) -> RunStore:
         if not isinstance(record, dict) or record.get("version") != FILE_VERSION:
             raise FileFormatError("the runs record has an unknown version")
         budget = record.get("budget", DEFAULT_BUDGET)
@@ -504,7 +506,9 @@ class RunStore:
                       parent if isinstance(parent, int) else None,
                       branch if isinstance(branch, int) else None, changes, history,
                       seconds=float(entry.get("seconds", 0.0)))
-            for k, cp in enumerate(entry.get("checkpoints", [])):
+            if built is not None:
+                run.checkpoints.extend(built.get(rid, ()))
+            for k, cp in enumerate(entry.get("checkpoints", []) if built is None else ()):
                 run.checkpoints.append(_checkpoint(cp, arrays.get(f"runs.r{rid}.c{k}"), history.n))
             if run.checkpoints:
                 run.spec, run.config = run.checkpoints[-1].spec, run.checkpoints[-1].config

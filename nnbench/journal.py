@@ -68,6 +68,7 @@ class Journal:
         self._files: dict[Any, str] = {}  # Checkpoint -> file name (identity: checkpoints are eq=False)
         self._histories: dict[int, tuple[Any, int, str]] = {}  # run id -> (History, rows, file name)
         self._index = ""
+        self._doomed: set[str] = set()  # files the index on disk may still name: removed after the next index
         self._count = self._first_free()
 
     def __repr__(self) -> str:
@@ -103,15 +104,15 @@ class Journal:
                 kept[c] = name
                 names.append(name)
                 used.add(name)
-            hist = None
-            if r.id != store.live:
-                old = self._histories.get(r.id)
-                if old is not None and old[0] is r.history and old[1] == r.history.n:
-                    histories[r.id] = old
-                else:
-                    histories[r.id] = (r.history, r.history.n, self._write_history(r.history))
-                hist = histories[r.id][2]
-                used.add(hist)
+            # Every run's history, the live one's too (as of this sync): a window whose newest
+            # frame is another run's (a Fork or SetLive just made) still gets this one back.
+            old = self._histories.get(r.id)
+            if old is not None and old[0] is r.history and old[1] == r.history.n:
+                histories[r.id] = old
+            else:
+                histories[r.id] = (r.history, r.history.n, self._write_history(r.history))
+            hist = histories[r.id][2]
+            used.add(hist)
             runs.append({"id": r.id, "name": r.name, "parent": r.parent, "branch_epoch": r.branch_epoch,
                          "changes": r.changes, "seconds": r.seconds, "checkpoints": names,
                          "history": hist, "rows": r.history.n})
@@ -120,8 +121,8 @@ class Journal:
         if index != self._index:
             _write(self.dir / INDEX, index.encode())
             self._index = index
-        gone = set(self._files.values()) | {h[2] for h in self._histories.values()}
-        self._files, self._histories = kept, histories
+        gone = set(self._files.values()) | {h[2] for h in self._histories.values()} | self._doomed
+        self._files, self._histories, self._doomed = kept, histories, set()
         for name in gone - used:
             try:
                 (self.dir / name).unlink()
@@ -163,22 +164,25 @@ class Journal:
 
     def clear(self) -> None:
         """Forget everything written (the directory stays)."""
-        self._files, self._histories, self._index = {}, {}, ""
-        self._remove_unnamed()
+        self._files, self._histories, self._index, self._doomed = {}, {}, "", set()
         try:
-            (self.dir / INDEX).unlink(missing_ok=True)
+            (self.dir / INDEX).unlink(missing_ok=True)  # first: no index may name a removed file
         except OSError:
             pass
+        for name in self._unnamed():
+            try:
+                (self.dir / name).unlink()
+            except OSError:
+                pass
 
-    def _remove_unnamed(self) -> None:
-        """Remove the checkpoint and history files this journal does not name (an old engine's)."""
+    def _unnamed(self) -> set[str]:
+        """The checkpoint, history and temporary files here this journal does not name."""
         named = set(self._files.values()) | {h[2] for h in self._histories.values()}
-        for p in [*self.dir.glob("*.ckpt"), *self.dir.glob("*.hist"), *self.dir.glob(".*.tmp")]:
-            if p.name not in named:
-                try:
-                    p.unlink()
-                except OSError:
-                    pass
+        try:
+            found = [*self.dir.glob("*.ckpt"), *self.dir.glob("*.hist"), *self.dir.glob(".*.tmp")]
+        except OSError:
+            return set()
+        return {p.name for p in found} - named
 
     # ---- reading ---------------------------------------------------------------------------------
 
@@ -186,20 +190,26 @@ class Journal:
                 params: np.ndarray | None = None, step: int = -1) -> Recovered | None:
         """The runs this directory holds, with run ``live`` as the live one and ``live_history``
         as its history (the window's, newer than the journal). None when there is nothing to
-        recover for ``generation`` (another dataset or file is open, or no index).
+        recover for ``generation`` (another dataset or file is open, no index, a damaged one).
 
-        The live run's checkpoints past ``step`` are dropped (the window never saw them); when
-        its newest checkpoint is at ``step`` and holds ``params``, :attr:`Recovered.exact` says
-        the optimizer and batch order can be taken from it."""
-        from nnbench.history import RunStore
-
+        A checkpoint or run that does not read back is left out and named in
+        :attr:`Recovered.lost`; nothing here raises, so the live network always comes back. The
+        live run's checkpoints past ``step`` are dropped (the window never saw them); when its
+        newest checkpoint is at ``step`` and holds ``params``, :attr:`Recovered.exact` says the
+        optimizer and batch order can be taken from it."""
         try:
-            raw = _read_bounded(self.dir / INDEX, MAX_INDEX)
-        except OSError:
+            return self._recover(generation, live, live_history, dataset, params, step)
+        except (NnbenchError, KeyError, TypeError, ValueError, OverflowError, RecursionError, MemoryError,
+                OSError):
             return None
+
+    def _recover(self, generation: int, live: int, live_history: History, dataset: object,
+                 params: np.ndarray | None, step: int) -> Recovered | None:
+        from nnbench.history import RunStore, _checkpoint
+
         try:
-            index = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            index = json.loads(_read_bounded(self.dir / INDEX, MAX_INDEX))
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
             return None
         if not isinstance(index, dict) or index.get("version") != VERSION \
                 or index.get("generation") != generation:
@@ -208,55 +218,63 @@ class Journal:
         if not isinstance(entries, list) \
                 or not any(isinstance(e, dict) and e.get("id") == live for e in entries):
             return None
+        n_in, n_out = getattr(dataset, "n_features", None), getattr(dataset, "n_outputs", None)
         record: dict[str, Any] = {"version": 1, "live": live, "budget": index.get("budget"), "runs": []}
         arrays: dict[str, np.ndarray] = {}
+        built: dict[int, list[Any]] = {}
         names: dict[int, list[str]] = {}
         hist_names: dict[int, str] = {}
         lost: list[str] = []
         for e in entries:
-            if not isinstance(e, dict) or not isinstance(e.get("id"), int):
+            if not isinstance(e, dict) or not isinstance(e.get("id"), int) or isinstance(e.get("id"), bool):
                 lost.append("a damaged run")
                 continue
             rid = e["id"]
-            if rid != live:
+            if rid == live:
+                rows = live_history.n
+            else:
                 table = self._read_history(e.get("history"), e.get("rows"))
                 if table is None:
                     lost.append(f"run {rid}")
                     continue
                 arrays[f"runs.r{rid}.history"] = table
                 hist_names[rid] = e["history"]
+                rows = table.shape[1]
+            listed = e.get("checkpoints")
             cps, kept = [], []
-            for name in e.get("checkpoints") or []:
+            for name in listed if isinstance(listed, list) else []:
                 got = self._read_checkpoint(name)
-                if got is None:
+                c = None
+                if got is not None:
+                    try:
+                        c = _checkpoint(got[0], got[1], rows)  # every check a file's checkpoint gets
+                    except (NnbenchError, KeyError, TypeError, ValueError, OverflowError, RecursionError):
+                        c = None
+                ends = (c.spec.n_inputs, c.spec.output.units) if c is not None else None
+                if c is None or (n_in is not None and ends != (n_in, n_out)):  # another dataset's
                     lost.append(f"a checkpoint of run {rid}")
                     continue
-                header, blob = got
-                if rid == live and (not isinstance(header.get("step"), int) or header["step"] > step):
+                if rid == live and c.step > step:
                     continue  # past the frame the window holds: never shown
-                arrays[f"runs.r{rid}.c{len(cps)}"] = blob
-                cps.append(header)
+                cps.append(c)
                 kept.append(name)
             entry = {k: e.get(k) for k in ("id", "name", "parent", "branch_epoch", "changes")}
             entry["seconds"] = e.get("seconds") if isinstance(e.get("seconds"), (int, float)) else 0.0
-            entry["checkpoints"] = cps
             record["runs"].append(entry)
-            names[rid] = kept
-        try:
-            store = RunStore.from_file(record, arrays, live_history, dataset, "the runs journal")
-        except NnbenchError:
-            return None
+            built[rid], names[rid] = cps, kept
+        store = RunStore.from_file(record, arrays, live_history, dataset, "the runs journal", built)
         nxt = index.get("next")
         if isinstance(nxt, int) and store._next <= nxt <= 1 << 30:
             store._next = nxt
         # The store's checkpoints are the files already here: registered, not written again.
+        # The rest go once a new index no longer names them.
         self._files, self._histories, self._index = {}, {}, ""
         for rid, run in store.runs.items():
             for c, name in zip(run.checkpoints, names[rid], strict=True):
                 self._files[c] = name
             if rid in hist_names:
                 self._histories[rid] = (run.history, run.history.n, hist_names[rid])
-        self._remove_unnamed()
+        self._doomed = self._unnamed()
         run = store.runs[live]
         last = run.checkpoints[-1] if run.checkpoints else None
         exact = (last is not None and last.step == step and last.exact and params is not None
@@ -265,6 +283,8 @@ class Journal:
                          bool(exact), ", ".join(dict.fromkeys(lost)))
 
     def _read_checkpoint(self, name: Any) -> tuple[dict[str, Any], np.ndarray] | None:
+        """A checkpoint file's header and bytes; None unless the file holds exactly the bytes its
+        header's arrays need (checked before they are read)."""
         path = self._member(name, ".ckpt")
         if path is None:
             return None
@@ -278,10 +298,13 @@ class Journal:
                 if n > MAX_HEADER or 12 + n > size:  # checked before it is read
                     return None
                 header = json.loads(f.read(n))
-                blob = np.frombuffer(f.read(size - 12 - n), dtype=np.uint8)
-        except (OSError, ValueError, UnicodeDecodeError):
+                need = _blob_size(header)
+                if need is None or 12 + n + need != size:
+                    return None
+                blob = np.frombuffer(f.read(need), dtype=np.uint8)
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
             return None
-        return (header, blob) if isinstance(header, dict) else None
+        return (header, blob) if blob.size == need else None
 
     def _read_history(self, name: Any, rows: Any) -> np.ndarray | None:
         path = self._member(name, ".hist")
@@ -359,6 +382,32 @@ def _write(path: Path, *chunks: bytes | np.ndarray) -> None:
         for chunk in chunks:
             f.write(chunk)
     os.replace(tmp, path)
+
+
+def _blob_size(header: Any) -> int | None:
+    """The bytes a checkpoint header's arrays take, or None for a header that does not add up."""
+    arrays = header.get("arrays") if isinstance(header, dict) else None
+    if not isinstance(arrays, list) or len(arrays) > 64:
+        return None
+    total = 0
+    for entry in arrays:
+        if not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[1], str) \
+                or not isinstance(entry[2], list) or len(entry[2]) > 4:
+            return None
+        try:
+            dtype = np.dtype(entry[1])
+        except TypeError:
+            return None
+        if dtype.kind not in "fiu" or any(not isinstance(d, int) or isinstance(d, bool) or d < 0
+                                          for d in entry[2]):
+            return None
+        count = 1
+        for d in entry[2]:
+            count *= d
+        total += count * dtype.itemsize
+        if total > 1 << 40:
+            return None
+    return total
 
 
 def _bytes(a: np.ndarray) -> np.ndarray:

@@ -210,3 +210,104 @@ def test_networks_without_hidden_layers_are_journaled_and_come_back(tmp_path):
     new.apply(cmd.UseJournal(str(tmp_path)))
     assert "2 runs" in new.apply(cmd.Restore(state)).note
     assert new.apply(cmd.Seek(5, 1)).params.tobytes() == bench.apply(cmd.Seek(5, 1)).params.tobytes()
+
+
+# ---- what a review found (each failed before its fix) -------------------------------------------
+
+
+def _restore(directory, state) -> tuple[Bench, str]:
+    new = Bench()
+    new.apply(cmd.UseJournal(str(directory)))
+    return new, new.apply(cmd.Restore(state)).note
+
+
+def _run1_files(directory) -> list[str]:
+    index = json.loads((directory / "index.json").read_text())
+    return next(r for r in index["runs"] if r["id"] == 1)["checkpoints"]
+
+
+@pytest.mark.parametrize("damage", ["cut 8 bytes", "nan weight", "negative epoch", "sparse gigabyte"])
+def test_one_damaged_checkpoint_loses_itself_and_never_the_other_runs(tmp_path, damage):
+    bench = forked_bench(tmp_path)
+    state = died(bench)
+    path = tmp_path / _run1_files(tmp_path)[3]
+    data = bytearray(path.read_bytes())
+    (n,) = struct.unpack("<I", data[8:12])
+    if damage == "cut 8 bytes":
+        path.write_bytes(data[:-8])
+    elif damage == "nan weight":
+        data[12 + n:12 + n + 8] = struct.pack("<d", float("nan"))
+        path.write_bytes(data)
+    elif damage == "negative epoch":
+        header = json.loads(data[12:12 + n])
+        header["epoch"] = -3
+        raw = json.dumps(header).encode()
+        path.write_bytes(bytes(data[:8]) + struct.pack("<I", len(raw)) + raw + bytes(data[12 + n:]))
+    else:
+        with open(path, "r+b") as f:  # free to make, and must not be read whole
+            f.truncate(1 << 30)
+    new, note = _restore(tmp_path, state)
+    assert note.startswith("2 runs") and "lost: a checkpoint of run 1" in note
+    runs = {r.id: r for r in new.apply(cmd.ListRuns())}
+    old = {r.id: r for r in bench.apply(cmd.ListRuns())}
+    assert len(runs[1].checkpoints) == len(old[1].checkpoints) - 1
+    assert runs[2].checkpoints == old[2].checkpoints
+
+
+@pytest.mark.parametrize("text", ['"checkpoints": 5', "nested header", "nested index"])
+def test_a_journal_that_does_not_parse_never_stops_the_live_network_coming_back(tmp_path, text):
+    bench = forked_bench(tmp_path)
+    state = died(bench)
+    index_path = tmp_path / "index.json"
+    if text == "nested index":
+        index_path.write_text("[" * 200_000)
+    elif text == "nested header":
+        raw = b"[" * 200_000
+        (tmp_path / _run1_files(tmp_path)[0]).write_bytes(b"NNBCKPT1" + struct.pack("<I", len(raw)) + raw)
+    else:
+        index = json.loads(index_path.read_text())
+        index["runs"][0]["checkpoints"] = 5
+        index_path.write_text(json.dumps(index))
+    new, _note = _restore(tmp_path, state)
+    assert new.trainer is not None and new.net.flat_params.tobytes() == state.net.params.tobytes()
+
+
+def test_a_restore_mid_epoch_keeps_that_epochs_own_checkpoint(tmp_path):
+    bench = spiral_bench("sgd")
+    bench.apply(cmd.UseJournal(str(tmp_path)))
+    train(bench, 5)
+    bench.apply(cmd.Play())
+    for _ in range(2000):  # stop mid-epoch, after an epoch whose checkpoint was kept
+        bench.advance(0.002)
+        c = bench.runs.live_run().checkpoint(bench.epoch)
+        if c is not None and c.exact and bench.trainer.step_count != c.step:
+            break
+    state = died(bench)
+    new, _note = _restore(tmp_path, state)
+    seen = new.apply(cmd.Seek(state.epoch))
+    assert seen.step == c.step and seen.params.tobytes() == c.params.tobytes()
+
+
+def test_a_frame_of_another_run_than_the_journals_live_one_brings_back_both(tmp_path):
+    bench = forked_bench(tmp_path)
+    frame = bench.frame()  # the window's newest frame: run 2
+    bench.apply(cmd.SetLive(1))  # and the engine dies right after, before its next frame
+    state = replace(bench.state(), run=frame.run, epoch=frame.epoch, step=frame.step,
+                    net=cmd.as_state(frame.spec, frame.params), history=bench.runs.runs[2].history.to_dict())
+    new, note = _restore(tmp_path, state)
+    assert note.startswith("2 runs") and "lost" not in note
+    assert {r.id: r.epochs for r in new.apply(cmd.ListRuns())} == {1: 30, 2: 18}
+
+
+def test_after_a_recover_the_index_on_disk_names_only_files_that_exist(tmp_path):
+    bench = spiral_bench()
+    bench.apply(cmd.UseJournal(str(tmp_path)))
+    train(bench, 5)
+    bench.apply(cmd.Play())
+    bench.advance(0.1)
+    state = replace(died(bench), step=1)  # checkpoints past the frame are dropped
+    j = journal.Journal(tmp_path)
+    j.recover(state.generation, state.run, bench.trainer.history, bench.dataset, None, 1)
+    index = json.loads((tmp_path / "index.json").read_text())
+    named = {n for r in index["runs"] for n in r["checkpoints"]} | {r["history"] for r in index["runs"]}
+    assert all((tmp_path / n).is_file() for n in named)
