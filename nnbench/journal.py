@@ -6,8 +6,8 @@ window owns (a private temporary one, removed when the window closes):
 
 - each checkpoint once, as its own file ``c<n>.ckpt`` (checkpoints never change, so this is
   append-only: a checkpoint the budget drops loses its file);
-- a run's history once it stops being live, ``h<n>.hist`` (the live run's is the window's own,
-  newer than anything here);
+- each run's history as of the last change, ``h<n>.hist`` (for the live run the window's own copy
+  is newer and is used instead);
 - ``index.json``: the runs, and which files are theirs, rewritten by rename whenever runs change.
 
 Files are written in full before the index names them and removed only after the index stopped
