@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
@@ -101,28 +103,31 @@ def test_sweep_dialog_runs_the_grid_and_shows_the_heatmap(qtbot):
 
 
 class GatedExecutor(SerialExecutor):
-    """The serial executor, holding the second cell until Cancel is pressed (at most 30 s):
-    Cancel lands between two cells however fast the cells are (XOR cells stop at their target,
-    and in a loaded full-suite run all eight once finished before the click)."""
+    """The serial executor, holding the second cell until ``gate`` opens (at most 30 s): the
+    test opens it from Cancel's click, so Cancel lands between two cells however fast the cells
+    are (XOR cells stop at their target, and in a loaded full-suite run all eight once finished
+    before the click)."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        self.gate = gate
 
     def results(self, tasks, cancelled):
-        import time
-
         from nnbench.sweep import run_cell
 
         for i, task in enumerate(tasks):
-            deadline = time.monotonic() + 30
-            while i == 1 and not cancelled() and time.monotonic() < deadline:
-                time.sleep(0.005)
+            if i == 1:
+                self.gate.wait(30)
             if cancelled():
                 return
             yield run_cell(task)
 
 
 def test_sweep_dialog_bad_grid_is_one_line_and_cancel_keeps_what_finished(qtbot):
-    dialog = SweepDialog(xor_experiment, executor_fn=GatedExecutor)
+    gate = threading.Event()
+    dialog = SweepDialog(xor_experiment, executor_fn=lambda: GatedExecutor(gate))
     qtbot.addWidget(dialog)
     dialog.show()
+    dialog.cancel_button.clicked.connect(gate.set)  # after the dialog's own slot: the cancel is set first
     dialog.grid_edit.setText("lr=0.1,x")
     click(dialog.run_button)
     assert dialog.status.text() == "'lr=0.1,x': 'x' is not a number" and not dialog.running
