@@ -410,17 +410,18 @@ class Bench:
                 # training, most likely mid-epoch, so kept as not exact, beside that epoch's
                 # exact checkpoint and never instead of it.
                 self.runs.keep(trainer, exact=False)
-            self._journal_follows()
             note = (f"{got.runs} run{'s' if got.runs != 1 else ''} and {got.checkpoints} checkpoint"
                     f"{'s' if got.checkpoints != 1 else ''} came back")
             if got.lost:
                 note += f" (lost: {got.lost})"
-        else:
-            self._journal_follows()
+        self._journal_follows()
         return cmd.Opened(None, trainer.net.spec, trainer.config, self.generation, self._meta_fields(),
                           note=note)
 
     def _use_journal(self, c: cmd.UseJournal) -> None:
+        from nnbench.journal import sweep
+
+        sweep(Path(c.directory).parent)  # closed windows' journals, here and not on the GUI thread
         self.journal = Journal(c.directory)
         self.runs.journal = self.journal
         if self.trainer is not None:  # a new engine's first command must not overwrite the old index

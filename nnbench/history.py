@@ -66,6 +66,16 @@ class Checkpoint:
     def nbytes(self) -> int:
         return int(self.params.nbytes + sum(a.nbytes for a in self.optimizer.values()))
 
+    def record(self) -> tuple[dict[str, Any], list[tuple[str, np.ndarray]]]:
+        """(a JSON-able header, the named arrays whose bytes follow it, in order): how an
+        experiment file and the runs journal both write a checkpoint (``_checkpoint`` reads it)."""
+        parts = [("params", self.params)]
+        parts += [(f"opt.{n}", np.asarray(a)) for n, a in self.optimizer.items()]  # 0-d stays 0-d
+        header = {"epoch": self.epoch, "step": self.step, "rows": self.rows, "exact": self.exact,
+                  "spec": self.spec.to_dict(), "config": self.config.to_dict(), "rng": self.rng,
+                  "arrays": [[n, a.dtype.str, list(a.shape)] for n, a in parts]}
+        return header, parts
+
     @classmethod
     def of(cls, trainer: Trainer, exact: bool = True) -> Checkpoint:
         return cls(trainer.epoch, trainer.step_count, trainer.net.spec, trainer.config,
@@ -451,13 +461,9 @@ class RunStore:
                 if written >= MAX_FILE_CHECKPOINTS:
                     break
                 written += 1
-                parts = [("params", c.params)]
-                parts += [(f"opt.{n}", np.asarray(a)) for n, a in c.optimizer.items()]  # 0-d stays 0-d
+                header, parts = c.record()
                 blob = b"".join(a.tobytes() for _, a in parts)
-                entry["checkpoints"].append({
-                    "epoch": c.epoch, "step": c.step, "rows": c.rows, "exact": c.exact,
-                    "spec": c.spec.to_dict(), "config": c.config.to_dict(), "rng": c.rng,
-                    "arrays": [[n, a.dtype.str, list(a.shape)] for n, a in parts]})
+                entry["checkpoints"].append(header)
                 arrays[f"runs.r{r.id}.c{k}"] = np.frombuffer(blob, dtype=np.uint8)
             record["runs"].append(entry)
         return record, arrays

@@ -130,14 +130,10 @@ class Journal:
                 pass
 
     def _write_checkpoint(self, c: Any) -> str:
-        parts = [("params", c.params)]
-        parts += [(f"opt.{n}", np.asarray(a)) for n, a in c.optimizer.items()]
-        header = json.dumps({"epoch": c.epoch, "step": c.step, "rows": c.rows, "exact": c.exact,
-                             "spec": c.spec.to_dict(), "config": c.config.to_dict(), "rng": c.rng,
-                             "arrays": [[n, a.dtype.str, list(a.shape)] for n, a in parts]}).encode()
+        header, parts = c.record()
+        raw = json.dumps(header).encode()
         name = self._name("c", ".ckpt")
-        _write(self.dir / name, CKPT_MAGIC, struct.pack("<I", len(header)), header,
-               *(_bytes(a) for _, a in parts))
+        _write(self.dir / name, CKPT_MAGIC, struct.pack("<I", len(raw)), raw, *(_bytes(a) for _, a in parts))
         return name
 
     def _write_history(self, history: History) -> str:
@@ -334,9 +330,8 @@ class Journal:
 
 
 def make_dir() -> str:
-    """A new private journal directory (0700) for this process, and old ones of closed windows
-    swept away first."""
-    sweep()
+    """A new private journal directory (0700) for this process. (Old ones of closed windows are
+    swept by the engine that is given one: removing them may take a while.)"""
     d = tempfile.mkdtemp(prefix=PREFIX)
     Path(d, OWNER).write_text(str(os.getpid()))
     return d

@@ -311,3 +311,11 @@ def test_after_a_recover_the_index_on_disk_names_only_files_that_exist(tmp_path)
     index = json.loads((tmp_path / "index.json").read_text())
     named = {n for r in index["runs"] for n in r["checkpoints"]} | {r["history"] for r in index["runs"]}
     assert all((tmp_path / n).is_file() for n in named)
+
+
+def test_the_engine_given_a_journal_sweeps_the_closed_windows_ones_beside_it(tmp_path):
+    dead = tmp_path / f"{journal.PREFIX}dead"
+    dead.mkdir()
+    (dead / journal.OWNER).write_text("999999999")
+    Bench().apply(cmd.UseJournal(str(tmp_path / f"{journal.PREFIX}mine")))
+    assert not dead.exists() and (tmp_path / f"{journal.PREFIX}mine").is_dir()
